@@ -1,0 +1,21 @@
+"""Kedro hooks that wire the runtime into every run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kedro.framework.hooks import hook_impl
+
+from spark_etl.runtime.spark import get_spark
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+
+
+class SparkHooks:
+    """Builds the SparkSession from ``conf/<env>/spark.yml`` as soon as the Kedro context exists."""
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Start (or reuse) the session before any dataset is loaded."""
+        get_spark(context.config_loader["spark"])

@@ -1,0 +1,75 @@
+"""The one place a SparkSession is built.
+
+Local runs get the connector jars from the Maven cache (``spark_etl.runtime.jars``); a session started
+by ``spark-submit`` keeps the ``--jars`` / ``--packages`` it was given. Everything else comes from
+``conf/<env>/spark.yml``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark import SparkConf
+from pyspark.sql import SparkSession
+
+from spark_etl.runtime import jars
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONF: dict[str, str] = {
+    "spark.app.name": "spark-etl",
+    "spark.master": "local[*]",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.showConsoleProgress": "false",
+}
+_JAR_KEYS = ("spark.jars", "spark.jars.packages")
+
+
+def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
+    """Return the active SparkSession, or build one from ``conf`` with the connector jars on it.
+
+    Args:
+        conf: Spark properties (``conf/<env>/spark.yml``); values are turned into strings.
+
+    Returns:
+        The session, also registered as Spark's active and default one.
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    settings = {**DEFAULT_CONF, **{k: _as_str(v) for k, v in (conf or {}).items()}}
+    submitted = SparkConf()  # holds what spark-submit passed (--master, --jars, --packages, --conf)
+    for key in ("spark.master", "spark.app.name"):
+        if submitted.contains(key):
+            settings.pop(key)
+    if not any(submitted.contains(k) or k in settings for k in _JAR_KEYS):
+        settings.update(connector_jars_conf())
+    builder = SparkSession.builder
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(str(settings.get("spark.log.level", "WARN")))
+    logger.info("Spark session started: master=%s, version=%s", spark.sparkContext.master,
+                spark.version)
+    return spark
+
+
+def connector_jars_conf() -> dict[str, str]:
+    """``spark.jars`` from the Maven cache, resolving it first if needed; ``--packages`` as fallback.
+
+    The fallback (Spark's own Ivy resolution) serves an installed wheel with no checkout beside it.
+    """
+    try:
+        resolved = jars.resolve()
+    except Exception as exc:  # noqa: BLE001 - any failure here falls back to Spark's own resolution
+        logger.warning("Connector jars not resolved with Maven (%s); using spark.jars.packages", exc)
+        return {"spark.jars.packages": jars.packages()} if jars.default_pom().is_file() else {}
+    return {"spark.jars": ",".join(str(p) for p in resolved)}
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,25 @@
+"""Kedro project settings: hooks, the config loader and the catalog's resolvers."""
+
+from __future__ import annotations
+
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
+
+from spark_etl.runtime.env import load_services_env
+from spark_etl.runtime.hooks import SparkHooks
+
+# The local stack's endpoints (written by scripts/services.sh) feed ${oc.env:...} in conf/.
+load_services_env()
+
+HOOKS = (SparkHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "spark": ["spark*", "spark*/**"],
+    },
+    # Endpoints may come from the environment anywhere in conf/; secrets only via credentials.yml.
+    "custom_resolvers": {"oc.env": oc.env},
+}
