@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
+import pymysql
 import pytest
 from pyspark.sql import SparkSession
 
@@ -43,3 +46,59 @@ def services() -> dict[str, str]:
 def unique_name() -> str:
     """A table/topic/prefix name no other test uses."""
     return f"t_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def pg(services: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit psycopg connection to the local PostgreSQL, for setup and read-back."""
+    with psycopg.connect(
+        host=services["SPARK_ETL_PG_HOST"],
+        port=services["SPARK_ETL_PG_PORT"],
+        dbname=services["SPARK_ETL_PG_DB"],
+        user=services["SPARK_ETL_PG_USER"],
+        password=services["SPARK_ETL_PG_PASSWORD"],
+        autocommit=True,
+    ) as conn:
+        yield conn
+
+
+@pytest.fixture
+def mysql(services: dict[str, str]) -> Iterator[pymysql.connections.Connection]:
+    """An autocommit PyMySQL connection to the local MariaDB."""
+    conn = pymysql.connect(
+        host=services["SPARK_ETL_MYSQL_HOST"],
+        port=int(services["SPARK_ETL_MYSQL_PORT"]),
+        database=services["SPARK_ETL_MYSQL_DB"],
+        user=services["SPARK_ETL_MYSQL_USER"],
+        password=services["SPARK_ETL_MYSQL_PASSWORD"],
+        autocommit=True,
+    )
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def pg_credentials(services: dict[str, str]) -> dict[str, str]:
+    """Catalog-style credentials of the PostgreSQL test user."""
+    return {"user": services["SPARK_ETL_PG_USER"], "password": services["SPARK_ETL_PG_PASSWORD"]}
+
+
+@pytest.fixture
+def mysql_credentials(services: dict[str, str]) -> dict[str, str]:
+    """Catalog-style credentials of the MariaDB test user."""
+    return {
+        "user": services["SPARK_ETL_MYSQL_USER"],
+        "password": services["SPARK_ETL_MYSQL_PASSWORD"],
+    }
+
+
+@pytest.fixture
+def s3_credentials(services: dict[str, str]) -> dict[str, Any]:
+    """Catalog-style credentials of the local S3 server."""
+    return {
+        "access_key": services["SPARK_ETL_S3_ACCESS_KEY"],
+        "secret_key": services["SPARK_ETL_S3_SECRET_KEY"],
+        "endpoint": services["SPARK_ETL_S3_ENDPOINT"],
+        "region": services.get("SPARK_ETL_S3_REGION", "us-east-1"),
+        "path_style_access": True,
+    }

@@ -1,4 +1,4 @@
-"""Endpoints of the local stack: ``scripts/services.sh up`` writes them to ``.local/services.env``."""
+"""Endpoints of the local stack: ``scripts/services.sh up`` writes ``.local/services.env``."""
 
 from __future__ import annotations
 

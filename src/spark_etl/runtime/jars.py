@@ -31,13 +31,15 @@ _VERSIONED_JAR = re.compile(r"^(?P<artifact>.+?)-\d[\w.+-]*\.jar$")
 
 
 def project_root() -> Path:
-    """The source checkout this module runs from (``src/spark_etl/runtime`` is three levels down)."""
+    """The source checkout this module runs from (three levels above this package)."""
     return Path(__file__).resolve().parents[3]
 
 
 def default_pom() -> Path:
     """Where the connector coordinates are declared."""
-    return Path(os.environ.get("SPARK_ETL_CONNECTORS_POM", project_root() / "deps/connectors/pom.xml"))
+    return Path(
+        os.environ.get("SPARK_ETL_CONNECTORS_POM", project_root() / "deps/connectors/pom.xml")
+    )
 
 
 def cache_home() -> Path:
@@ -53,15 +55,21 @@ def coordinates(pom: Path | None = None) -> list[str]:
     """
     pom = pom or default_pom()
     if not pom.is_file():
-        raise ConfigError(f"Connector pom '{pom}' not found: run from a spark-etl checkout or set "
-                          "SPARK_ETL_CONNECTORS_POM.")
+        raise ConfigError(
+            f"Connector pom '{pom}' not found: run from a spark-etl checkout or set "
+            "SPARK_ETL_CONNECTORS_POM."
+        )
     root = ET.parse(pom).getroot()
-    props = {el.tag.split("}", 1)[1]: (el.text or "").strip()
-             for el in root.findall("m:properties/*", _NS)}
+    props = {
+        el.tag.split("}", 1)[1]: (el.text or "").strip()
+        for el in root.findall("m:properties/*", _NS)
+    }
     coords = []
     for dep in root.findall("m:dependencies/m:dependency", _NS):
-        parts = [_substitute(dep.findtext(f"m:{tag}", "", _NS), props)
-                 for tag in ("groupId", "artifactId", "version")]
+        parts = [
+            _substitute(dep.findtext(f"m:{tag}", "", _NS), props)
+            for tag in ("groupId", "artifactId", "version")
+        ]
         if not all(parts):
             raise ConfigError(f"A dependency in '{pom}' lacks a groupId, artifactId or version.")
         coords.append(":".join(parts))
@@ -108,19 +116,31 @@ def resolve(pom: Path | None = None) -> list[Path]:
         return jars
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ConfigError("Maven ('mvn') is needed to resolve the Spark connector jars: install it "
-                          "(apt-get install maven) or run `make jars`.")
+        raise ConfigError(
+            "Maven ('mvn') is needed to resolve the Spark connector jars: install it "
+            "(apt-get install maven) or run `make jars`."
+        )
     folder = cache_dir(pom)
     staging = folder.with_name(folder.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-           f"-DoutputDirectory={staging}", "-DincludeScope=runtime"]
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+        "-DincludeScope=runtime",
+    ]
     logger.info("Resolving Spark connector jars from %s into %s", pom, folder)
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise TransientError(f"Maven could not resolve the connector jars of '{pom}' "
-                             f"(exit {result.returncode}); check access to Maven Central:\n"
-                             f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise TransientError(
+            f"Maven could not resolve the connector jars of '{pom}' "
+            f"(exit {result.returncode}); check access to Maven Central:\n"
+            f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
     _drop_jars_shipped_with_pyspark(staging)
     (staging / _COMPLETE).write_text("\n".join(coordinates(pom)) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
@@ -138,7 +158,7 @@ def _drop_jars_shipped_with_pyspark(folder: Path) -> None:
 
 def pyspark_jars_dir() -> Path:
     """The ``jars/`` folder of the installed pyspark wheel."""
-    import pyspark
+    import pyspark  # noqa: PLC0415 - only needed when resolving
 
     return Path(pyspark.__file__).parent / "jars"
 

@@ -1,8 +1,8 @@
 """The one place a SparkSession is built.
 
-Local runs get the connector jars from the Maven cache (``spark_etl.runtime.jars``); a session started
-by ``spark-submit`` keeps the ``--jars`` / ``--packages`` it was given. Everything else comes from
-``conf/<env>/spark.yml``.
+Local runs get the connector jars from the Maven cache (``spark_etl.runtime.jars``); a session
+started by ``spark-submit`` keeps the ``--jars`` / ``--packages`` it was given. Everything else
+comes from ``conf/<env>/spark.yml``.
 """
 
 from __future__ import annotations
@@ -51,20 +51,23 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(str(settings.get("spark.log.level", "WARN")))
-    logger.info("Spark session started: master=%s, version=%s", spark.sparkContext.master,
-                spark.version)
+    logger.info(
+        "Spark session started: master=%s, version=%s", spark.sparkContext.master, spark.version
+    )
     return spark
 
 
 def connector_jars_conf() -> dict[str, str]:
-    """``spark.jars`` from the Maven cache, resolving it first if needed; ``--packages`` as fallback.
+    """``spark.jars`` from the Maven cache, resolved first if needed; ``--packages`` as fallback.
 
     The fallback (Spark's own Ivy resolution) serves an installed wheel with no checkout beside it.
     """
     try:
         resolved = jars.resolve()
-    except Exception as exc:  # noqa: BLE001 - any failure here falls back to Spark's own resolution
-        logger.warning("Connector jars not resolved with Maven (%s); using spark.jars.packages", exc)
+    except Exception as exc:  # any failure here falls back to Spark's own resolution
+        logger.warning(
+            "Connector jars not resolved with Maven (%s); using spark.jars.packages", exc
+        )
         return {"spark.jars.packages": jars.packages()} if jars.default_pom().is_file() else {}
     return {"spark.jars": ",".join(str(p) for p in resolved)}
 

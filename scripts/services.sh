@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# The local stack of spark-etl: real servers on 127.0.0.1, data and logs under .local/ (git-ignored).
+#
+#   scripts/services.sh up [NAME...]       start what is not running (idempotent), then write .local/services.env
+#   scripts/services.sh down [NAME...]     stop (the data stays under .local/)
+#   scripts/services.sh status [NAME...]   one line per server: up/down, address, log file
+#   scripts/services.sh restart [NAME...]
+#   scripts/services.sh env                print the env file
+#
+# NAME is one of: postgres mariadb s3 kafka spark (default: all but spark; `make spark` adds it).
+# Ports can be moved with SPARK_ETL_{PG,MYSQL,S3,KAFKA,KAFKA_CONTROLLER,SPARK_MASTER,SPARK_UI}_PORT.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="${SPARK_ETL_LOCAL:-$ROOT/.local}"
+SECRETS="$LOCAL/secrets"
+ENV_FILE="$LOCAL/services.env"
+VENV_BIN="$ROOT/.venv/bin"
+SPARK_ETL_HOME="${SPARK_ETL_HOME:-$HOME/.cache/spark-etl}"
+WAIT_SECONDS="${SPARK_ETL_WAIT_SECONDS:-90}"
+
+PG_PORT="${SPARK_ETL_PG_PORT:-55432}"
+MYSQL_PORT="${SPARK_ETL_MYSQL_PORT:-53306}"
+S3_PORT="${SPARK_ETL_S3_PORT:-55000}"
+KAFKA_PORT="${SPARK_ETL_KAFKA_PORT:-59092}"
+KAFKA_CONTROLLER_PORT="${SPARK_ETL_KAFKA_CONTROLLER_PORT:-59093}"
+SPARK_MASTER_PORT="${SPARK_ETL_SPARK_MASTER_PORT:-57077}"
+SPARK_UI_PORT="${SPARK_ETL_SPARK_UI_PORT:-58080}"
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deps/kafka/pom.xml")"
+DB_NAME=spark_etl
+DB_USER=spark_etl
+S3_BUCKETS=(spark-etl-raw spark-etl-lake spark-etl-test)
+DEFAULT_SERVICES=(postgres mariadb s3 kafka)
+
+log() { printf 'services: %s\n' "$*"; }
+die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# wait_for NAME PORT LOGFILE PIDFILE [READY_CMD...]: until the port answers (and READY_CMD
+# succeeds); fails at once if the process of PIDFILE (or "-" for none) has exited.
+wait_for() {
+  local name="$1" port="$2" logfile="$3" pidfile="$4"; shift 4
+  local deadline=$((SECONDS + WAIT_SECONDS)) why=""
+  until port_open "$port" && { [ $# -eq 0 ] || "$@" >/dev/null 2>&1; }; do
+    if [ "$pidfile" != "-" ] && ! pid_alive "$pidfile"; then
+      why="exited before it answered on 127.0.0.1:$port"
+    elif [ $SECONDS -ge $deadline ]; then
+      why="did not come up on 127.0.0.1:$port within ${WAIT_SECONDS}s"
+    fi
+    if [ -n "$why" ]; then
+      printf 'services: error: %s %s.\n' "$name" "$why" >&2
+      printf 'services: its log is %s; last lines:\n' "$logfile" >&2
+      tail -n 20 "$logfile" 2>/dev/null | sed 's/^/    /' >&2 || true
+      exit 1
+    fi
+    sleep 0.5
+  done
+}
+
+# A random password per server, made once and kept in .local/secrets (mode 0600).
+secret() {
+  local file="$SECRETS/$1"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$SECRETS"; chmod 700 "$SECRETS"
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$file")
+  fi
+  cat "$file"
+}
+
+# Run a command as the server's system user when we are root (initdb and mariadbd refuse root).
+as_user() {
+  local user="$1"; shift
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+owner_for() { if [ "$(id -u)" -eq 0 ] && id "$1" >/dev/null 2>&1; then echo "$1"; else id -un; fi; }
+
+ensure_system_packages() { bash "$ROOT/scripts/bootstrap.sh" system; }
+
+# ---- PostgreSQL -------------------------------------------------------------------------------
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+PG_DIR="$LOCAL/postgres"
+pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+
+postgres_up() {
+  local bin owner pass; bin="$(pg_bin)"; [ -n "$bin" ] || die "PostgreSQL binaries not found; run scripts/bootstrap.sh system"
+  owner="$(owner_for postgres)"; pass="$(secret postgres)"
+  mkdir -p "$PG_DIR/run"
+  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+    log "postgres: initdb in $PG_DIR/data"
+    chown -R "$owner" "$PG_DIR"
+    as_user "$owner" "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || die "postgres: initdb failed; see $PG_DIR/initdb.log"
+  fi
+  chown -R "$owner" "$PG_DIR"
+  if ! pg_ready; then
+    log "postgres: starting on 127.0.0.1:$PG_PORT"
+    as_user "$owner" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t "$WAIT_SECONDS" start \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_DIR/run -c max_connections=200 -c fsync=off" \
+      >/dev/null 2>&1 || true
+  fi
+  wait_for postgres "$PG_PORT" "$PG_DIR/postgres.log" - pg_ready
+  # Role and database of the tests and the demo (idempotent).
+  as_user "$owner" "$bin/psql" -q -h "$PG_DIR/run" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -v pass="$pass" >/dev/null <<SQL || die "postgres: could not create role/database; see $PG_DIR/postgres.log"
+SELECT format('CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD %L', :'pass')
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') \gexec
+SELECT format('ALTER ROLE $DB_USER PASSWORD %L', :'pass') \gexec
+SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER'
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME') \gexec
+SQL
+}
+
+postgres_down() {
+  local bin; bin="$(pg_bin)"
+  if [ -n "$bin" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
+    as_user "$(owner_for postgres)" "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+postgres_status() { pg_ready 2>/dev/null; }
+
+# ---- MariaDB ----------------------------------------------------------------------------------
+MY_DIR="$LOCAL/mariadb"
+MY_SOCK="$MY_DIR/run/mysqld.sock"
+mariadbd_bin() { command -v mariadbd 2>/dev/null || { [ -x /usr/sbin/mariadbd ] && echo /usr/sbin/mariadbd; } || command -v mysqld; }
+my_client() { command -v mariadb 2>/dev/null || command -v mysql; }
+my_root() { "$(my_client)" --no-defaults -uroot --socket="$MY_SOCK" "$@"; }
+mariadb_ready() { my_root -e 'SELECT 1'; }
+
+mariadb_up() {
+  local owner pass bin; owner="$(owner_for mysql)"; pass="$(secret mariadb)"; bin="$(mariadbd_bin)"
+  [ -n "$bin" ] || die "MariaDB server not found; run scripts/bootstrap.sh system"
+  mkdir -p "$MY_DIR/run"
+  if [ ! -d "$MY_DIR/data/mysql" ]; then
+    log "mariadb: initialising $MY_DIR/data"
+    chown -R "$owner" "$MY_DIR"
+    mariadb-install-db --no-defaults --user="$owner" --datadir="$MY_DIR/data" \
+      --auth-root-authentication-method=normal --skip-test-db >"$MY_DIR/install.log" 2>&1 \
+      || die "mariadb: mariadb-install-db failed; see $MY_DIR/install.log"
+  fi
+  chown -R "$owner" "$MY_DIR"
+  if ! pid_alive "$MY_DIR/run/mariadbd.pid"; then
+    log "mariadb: starting on 127.0.0.1:$MYSQL_PORT"
+    nohup "$bin" --no-defaults --user="$owner" --datadir="$MY_DIR/data" --port="$MYSQL_PORT" \
+      --bind-address=127.0.0.1 --socket="$MY_SOCK" --pid-file="$MY_DIR/run/mariadbd.pid" \
+      --log-error="$MY_DIR/mariadb.log" --local-infile=1 --max-connections=200 \
+      --innodb-flush-log-at-trx-commit=2 --character-set-server=utf8mb4 \
+      --collation-server=utf8mb4_unicode_ci --skip-name-resolve >/dev/null 2>&1 &
+  fi
+  wait_for mariadb "$MYSQL_PORT" "$MY_DIR/mariadb.log" - mariadb_ready
+  my_root >/dev/null <<SQL || die "mariadb: could not create user/database; see $MY_DIR/mariadb.log"
+CREATE DATABASE IF NOT EXISTS $DB_NAME CHARACTER SET utf8mb4;
+CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$pass';
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$pass';
+ALTER USER '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$pass';
+ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$pass';
+GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'localhost';
+FLUSH PRIVILEGES;
+SQL
+}
+
+mariadb_down() {
+  if pid_alive "$MY_DIR/run/mariadbd.pid"; then
+    local pid; pid="$(cat "$MY_DIR/run/mariadbd.pid")"; kill "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  fi
+}
+mariadb_status() { pid_alive "$MY_DIR/run/mariadbd.pid" && port_open "$MYSQL_PORT"; }
+
+# ---- S3 (moto in server mode) -----------------------------------------------------------------
+S3_DIR="$LOCAL/s3"
+S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+s3_ready() { curl -fsS --max-time 2 -o /dev/null "$S3_ENDPOINT/moto-api/"; }
+
+s3_up() {
+  [ -x "$VENV_BIN/moto_server" ] || die "moto_server not found in .venv; run \`make venv\` first"
+  mkdir -p "$S3_DIR"
+  if ! pid_alive "$S3_DIR/moto.pid"; then
+    log "s3: starting moto on 127.0.0.1:$S3_PORT"
+    nohup "$VENV_BIN/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$S3_DIR/moto.log" 2>&1 &
+    echo $! >"$S3_DIR/moto.pid"
+  fi
+  wait_for s3 "$S3_PORT" "$S3_DIR/moto.log" "$S3_DIR/moto.pid" s3_ready
+  # moto keeps buckets in memory: (re)create them on every `up`.
+  S3_ENDPOINT="$S3_ENDPOINT" AWS_ACCESS_KEY_ID="$(s3_access_key)" AWS_SECRET_ACCESS_KEY="$(secret s3)" \
+    "$VENV_BIN/python" - "${S3_BUCKETS[@]}" <<'PY' || die "s3: could not create buckets; see $S3_DIR/moto.log"
+import os, sys
+import boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1")
+have = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+for bucket in sys.argv[1:]:
+    if bucket not in have:
+        s3.create_bucket(Bucket=bucket)
+PY
+}
+s3_access_key() { echo spark-etl-local; }
+s3_down() {
+  if pid_alive "$S3_DIR/moto.pid"; then kill "$(cat "$S3_DIR/moto.pid")"; fi
+  rm -f "$S3_DIR/moto.pid"
+}
+s3_status() { pid_alive "$S3_DIR/moto.pid" && s3_ready 2>/dev/null; }
+
+# ---- Kafka (single node, KRaft) ---------------------------------------------------------------
+KAFKA_DIR="$LOCAL/kafka"
+KAFKA_LIBS="$SPARK_ETL_HOME/kafka/$KAFKA_VERSION/libs"
+kafka_java() { java -Xms256m -Xmx768m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_LIBS/*" "$@"; }
+kafka_ready() { grep -q 'Kafka Server started' "$KAFKA_DIR/server.log"; }
+
+kafka_resolve() {
+  if [ ! -f "$KAFKA_LIBS/.complete" ]; then
+    log "kafka: resolving Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+    rm -rf "$KAFKA_LIBS"; mkdir -p "$KAFKA_LIBS"
+    mvn -q -B -f "$ROOT/deps/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$KAFKA_LIBS" >"$SPARK_ETL_HOME/kafka/resolve.log" 2>&1 \
+      || die "kafka: Maven could not resolve deps/kafka/pom.xml; see $SPARK_ETL_HOME/kafka/resolve.log"
+    touch "$KAFKA_LIBS/.complete"
+  fi
+}
+
+kafka_up() {
+  kafka_resolve
+  mkdir -p "$KAFKA_DIR"
+  cat >"$KAFKA_DIR/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.cleaner.backoff.ms=1000
+EOF
+  cat >"$KAFKA_DIR/log4j2.yaml" <<EOF
+Configuration:
+  Appenders:
+    File:
+      name: file
+      fileName: $KAFKA_DIR/server.log
+      PatternLayout: {pattern: "[%d] %p %m (%c)%n"}
+  Loggers:
+    Root: {level: INFO, AppenderRef: [{ref: file}]}
+EOF
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    log "kafka: formatting KRaft storage in $KAFKA_DIR/data"
+    kafka_java kafka.tools.StorageTool format -t "$(kafka_java kafka.tools.StorageTool random-uuid)" \
+      -c "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/format.log" 2>&1 \
+      || die "kafka: storage format failed; see $KAFKA_DIR/format.log"
+  fi
+  if ! pid_alive "$KAFKA_DIR/kafka.pid"; then
+    log "kafka: starting broker $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+    : >"$KAFKA_DIR/server.log"
+    nohup java -Xms256m -Xmx768m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_LIBS/*" \
+      kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/stdout.log" 2>&1 &
+    echo $! >"$KAFKA_DIR/kafka.pid"
+  fi
+  wait_for kafka "$KAFKA_PORT" "$KAFKA_DIR/server.log" "$KAFKA_DIR/kafka.pid" kafka_ready
+}
+kafka_down() {
+  if pid_alive "$KAFKA_DIR/kafka.pid"; then
+    local pid; pid="$(cat "$KAFKA_DIR/kafka.pid")"; kill "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  fi
+  rm -f "$KAFKA_DIR/kafka.pid"
+}
+kafka_status() { pid_alive "$KAFKA_DIR/kafka.pid" && port_open "$KAFKA_PORT"; }
+
+# ---- Spark standalone (master + one worker), for spark-submit tests ---------------------------
+SPARK_DIR="$LOCAL/spark"
+spark_home() { "$VENV_BIN/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'; }
+spark_ready() { curl -fsS --max-time 2 "http://127.0.0.1:$SPARK_UI_PORT/json/" | grep -q '"aliveworkers" *: *[1-9]'; }
+
+spark_up() {
+  local home; home="$(spark_home)"; mkdir -p "$SPARK_DIR/work"
+  if ! pid_alive "$SPARK_DIR/master.pid"; then
+    log "spark: starting master on 127.0.0.1:$SPARK_MASTER_PORT (UI $SPARK_UI_PORT)"
+    SPARK_HOME="$home" nohup "$home/bin/spark-class" org.apache.spark.deploy.master.Master \
+      --host 127.0.0.1 --port "$SPARK_MASTER_PORT" --webui-port "$SPARK_UI_PORT" >"$SPARK_DIR/master.log" 2>&1 &
+    echo $! >"$SPARK_DIR/master.pid"
+  fi
+  wait_for spark-master "$SPARK_MASTER_PORT" "$SPARK_DIR/master.log" "$SPARK_DIR/master.pid"
+  if ! pid_alive "$SPARK_DIR/worker.pid"; then
+    log "spark: starting worker (2 cores, 4g)"
+    SPARK_HOME="$home" SPARK_WORKER_DIR="$SPARK_DIR/work" nohup "$home/bin/spark-class" \
+      org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --cores 2 --memory 4g --webui-port 0 \
+      "spark://127.0.0.1:$SPARK_MASTER_PORT" >"$SPARK_DIR/worker.log" 2>&1 &
+    echo $! >"$SPARK_DIR/worker.pid"
+  fi
+  wait_for spark-worker "$SPARK_UI_PORT" "$SPARK_DIR/worker.log" "$SPARK_DIR/worker.pid" spark_ready
+}
+spark_down() {
+  local f; for f in worker master; do
+    if pid_alive "$SPARK_DIR/$f.pid"; then kill "$(cat "$SPARK_DIR/$f.pid")"; fi; rm -f "$SPARK_DIR/$f.pid"
+  done
+}
+spark_status() { pid_alive "$SPARK_DIR/master.pid" && spark_ready 2>/dev/null; }
+
+# ---- env file ---------------------------------------------------------------------------------
+write_env() {
+  local tmp="$ENV_FILE.tmp"
+  mkdir -p "$LOCAL"
+  (umask 077; cat >"$tmp" <<EOF
+# Written by scripts/services.sh; read by the tests, the demo and conf/ (via oc.env). Do not commit.
+SPARK_ETL_PG_HOST=127.0.0.1
+SPARK_ETL_PG_PORT=$PG_PORT
+SPARK_ETL_PG_DB=$DB_NAME
+SPARK_ETL_PG_USER=$DB_USER
+SPARK_ETL_PG_PASSWORD=$(secret postgres)
+SPARK_ETL_PG_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$DB_NAME
+SPARK_ETL_MYSQL_HOST=127.0.0.1
+SPARK_ETL_MYSQL_PORT=$MYSQL_PORT
+SPARK_ETL_MYSQL_DB=$DB_NAME
+SPARK_ETL_MYSQL_USER=$DB_USER
+SPARK_ETL_MYSQL_PASSWORD=$(secret mariadb)
+SPARK_ETL_MYSQL_URL=jdbc:mysql://127.0.0.1:$MYSQL_PORT/$DB_NAME
+SPARK_ETL_S3_ENDPOINT=$S3_ENDPOINT
+SPARK_ETL_S3_ACCESS_KEY=$(s3_access_key)
+SPARK_ETL_S3_SECRET_KEY=$(secret s3)
+SPARK_ETL_S3_REGION=us-east-1
+SPARK_ETL_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+SPARK_ETL_SPARK_MASTER=spark://127.0.0.1:$SPARK_MASTER_PORT
+EOF
+  )
+  mv "$tmp" "$ENV_FILE"
+}
+
+describe() {
+  case "$1" in
+    postgres) echo "127.0.0.1:$PG_PORT  db=$DB_NAME user=$DB_USER  log=$PG_DIR/postgres.log" ;;
+    mariadb) echo "127.0.0.1:$MYSQL_PORT  db=$DB_NAME user=$DB_USER  log=$MY_DIR/mariadb.log" ;;
+    s3) echo "$S3_ENDPOINT  buckets=${S3_BUCKETS[*]}  log=$S3_DIR/moto.log" ;;
+    kafka) echo "127.0.0.1:$KAFKA_PORT  (KRaft, Kafka $KAFKA_VERSION)  log=$KAFKA_DIR/server.log" ;;
+    spark) echo "spark://127.0.0.1:$SPARK_MASTER_PORT  ui=http://127.0.0.1:$SPARK_UI_PORT  log=$SPARK_DIR/master.log" ;;
+  esac
+}
+
+check_names() {
+  local n; for n in "$@"; do
+    case "$n" in postgres|mariadb|s3|kafka|spark) ;; *) die "unknown server '$n' (choose from: postgres mariadb s3 kafka spark)";; esac
+  done
+}
+
+cmd="${1:-status}"; shift || true
+[ $# -gt 0 ] || set -- "${DEFAULT_SERVICES[@]}"
+check_names "$@"
+case "$cmd" in
+  up)
+    needs_system=0; for n in "$@"; do case "$n" in postgres|mariadb|kafka) needs_system=1;; esac; done
+    [ $needs_system = 0 ] || ensure_system_packages
+    for n in "$@"; do "${n}_up"; printf 'services: %-8s up    %s\n' "$n" "$(describe "$n")"; done
+    write_env
+    log "endpoints written to ${ENV_FILE#"$ROOT"/}"
+    ;;
+  down) for n in "$@"; do "${n}_down"; printf 'services: %-8s down\n' "$n"; done ;;
+  restart) "$0" down "$@"; "$0" up "$@" ;;
+  status)
+    rc=0
+    for n in "$@"; do
+      if "${n}_status" >/dev/null 2>&1; then printf 'services: %-8s up    %s\n' "$n" "$(describe "$n")"
+      else printf 'services: %-8s down\n' "$n"; rc=3; fi
+    done
+    exit $rc
+    ;;
+  env) cat "$ENV_FILE" ;;
+  *) die "usage: $0 up|down|status|restart|env [postgres mariadb s3 kafka spark]" ;;
+esac

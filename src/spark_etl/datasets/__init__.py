@@ -1,0 +1,7 @@
+"""Source and sink strategies: one Kedro dataset class per system behind one base."""
+
+from spark_etl.datasets.base import EtlDataset, WriteMode
+from spark_etl.datasets.jdbc import JDBCDataset
+from spark_etl.datasets.s3 import S3Dataset
+
+__all__ = ["EtlDataset", "JDBCDataset", "S3Dataset", "WriteMode"]

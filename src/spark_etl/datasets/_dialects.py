@@ -1,0 +1,320 @@
+"""SQL dialects of the JDBC strategy: the statements each database needs for a safe write.
+
+Every identifier reaching these functions has passed ``check_identifier``; they quote it anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    BooleanType,
+    ByteType,
+    DataType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    MapType,
+    ShortType,
+    StringType,
+    StructType,
+    TimestampNTZType,
+    TimestampType,
+)
+
+from spark_etl.datasets.exceptions import DatasetConfigError
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A table, optionally qualified by a schema (PostgreSQL) or database (MySQL)."""
+
+    name: str
+    schema: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TableName:
+        """``table`` or ``schema.table``; the parts are checked by the caller."""
+        parts = text.split(".")
+        if len(parts) > 2:
+            raise DatasetConfigError(f"Table {text!r}: use 'table' or 'schema.table'.")
+        return cls(parts[-1], parts[0] if len(parts) == 2 else None)
+
+    def with_name(self, name: str) -> TableName:
+        """The same schema, another table name."""
+        return TableName(name, self.schema)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between databases. Subclasses hold the SQL; the dataset holds the flow."""
+
+    name: ClassVar[str] = "generic"
+    driver: ClassVar[str] = ""
+    quote_char: ClassVar[str] = '"'
+    connection_defaults: dict[str, str] = field(default_factory=dict)
+
+    def quote(self, identifier: str) -> str:
+        """Quote one checked identifier."""
+        return f"{self.quote_char}{identifier}{self.quote_char}"
+
+    def table(self, table: TableName) -> str:
+        """The quoted, possibly qualified, table name."""
+        if table.schema:
+            return f"{self.quote(table.schema)}.{self.quote(table.name)}"
+        return self.quote(table.name)
+
+    def column_list(self, columns: list[str], prefix: str = "") -> str:
+        """``"a", "b"`` (or ``s."a", s."b"`` with a prefix)."""
+        return ", ".join(prefix + self.quote(c) for c in columns)
+
+    def column_type(self, data_type: DataType, is_key: bool) -> str:
+        """The database type a Spark type is stored as when this framework creates a table."""
+        raise NotImplementedError
+
+    def create_table(self, table: TableName, schema: StructType, keys: list[str]) -> str:
+        """DDL for a table shaped like ``schema``, with a primary key on ``keys`` if any."""
+        cols = [
+            f"{self.quote(f.name)} {self.column_type(f.dataType, f.name in keys)}"
+            + ("" if f.nullable and f.name not in keys else " NOT NULL")
+            for f in schema.fields
+        ]
+        if keys:
+            cols.append(f"PRIMARY KEY ({self.column_list(keys)})")
+        return f"CREATE TABLE {self.table(table)} ({', '.join(cols)})"
+
+    def create_staging(self, staging: TableName, target: TableName) -> str:
+        """An empty copy of the target's columns, without its keys, to load a batch into."""
+        raise NotImplementedError
+
+    def drop_table(self, table: TableName) -> str:
+        """``DROP TABLE IF EXISTS``."""
+        return f"DROP TABLE IF EXISTS {self.table(table)}"
+
+    def insert_select(self, target: TableName, staging: TableName, columns: list[str]) -> str:
+        """Copy every staged row into the target."""
+        cols = self.column_list(columns)
+        return f"INSERT INTO {self.table(target)} ({cols}) SELECT {cols} FROM {self.table(staging)}"
+
+    def delete_all(self, target: TableName) -> str:
+        """Empty the target inside the current transaction, keeping DDL, indexes and grants."""
+        return f"DELETE FROM {self.table(target)}"
+
+    def replace_table(self, target: TableName, staging: TableName, old: TableName) -> list[str]:
+        """Swap the staged table in for the target (``overwrite_strategy: replace``)."""
+        raise NotImplementedError
+
+    def merge(
+        self,
+        target: TableName,
+        staging: TableName,
+        columns: list[str],
+        keys: list[str],
+        audit_columns: list[str],
+    ) -> str:
+        """One statement that inserts new keys and updates changed rows."""
+        raise NotImplementedError
+
+    def duplicate_keys(self, staging: TableName, keys: list[str], limit: int) -> str:
+        """The first ``limit`` keys that occur more than once in the staged batch."""
+        cols = self.column_list(keys)
+        return (
+            f"SELECT {cols}, COUNT(*) AS n FROM {self.table(staging)} GROUP BY {cols} "
+            f"HAVING COUNT(*) > 1 ORDER BY {cols} LIMIT {int(limit)}"
+        )
+
+
+@dataclass(frozen=True)
+class PostgresDialect(Dialect):
+    """PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``, transactional DDL."""
+
+    name: ClassVar[str] = "postgresql"
+    driver: ClassVar[str] = "org.postgresql.Driver"
+    connection_defaults: dict[str, str] = field(
+        default_factory=lambda: {"reWriteBatchedInserts": "true"}
+    )
+
+    def column_type(self, data_type: DataType, is_key: bool) -> str:
+        """PostgreSQL types; nested values are stored as ``jsonb``."""
+        return _type_name(data_type, _PG_TYPES, "JSONB", "NUMERIC({p},{s})")
+
+    def create_staging(self, staging: TableName, target: TableName) -> str:
+        """An unlogged copy of the target's columns and defaults (no keys, no indexes)."""
+        return (
+            f"CREATE UNLOGGED TABLE {self.table(staging)} "
+            f"(LIKE {self.table(target)} INCLUDING DEFAULTS)"
+        )
+
+    def replace_table(self, target: TableName, staging: TableName, old: TableName) -> list[str]:
+        """Drop and rename in one transaction: PostgreSQL's DDL is transactional."""
+        return [
+            self.drop_table(target),
+            f"ALTER TABLE {self.table(staging)} RENAME TO {self.quote(target.name)}",
+        ]
+
+    def merge(
+        self,
+        target: TableName,
+        staging: TableName,
+        columns: list[str],
+        keys: list[str],
+        audit_columns: list[str],
+    ) -> str:
+        """Rows whose non-audit values are unchanged are left alone, audit columns included."""
+        cols = self.column_list(columns)
+        updates = [c for c in columns if c not in keys]
+        sql = (
+            f"INSERT INTO {self.table(target)} AS t ({cols}) SELECT {cols} "
+            f"FROM {self.table(staging)} ON CONFLICT ({self.column_list(keys)}) "
+        )
+        if not updates:
+            return sql + "DO NOTHING"
+        assignments = ", ".join(f"{self.quote(c)} = EXCLUDED.{self.quote(c)}" for c in updates)
+        compared = [c for c in updates if c not in audit_columns] or updates
+        return (
+            sql + f"DO UPDATE SET {assignments} WHERE ({self.column_list(compared, 't.')}) "
+            f"IS DISTINCT FROM ({self.column_list(compared, 'EXCLUDED.')})"
+        )
+
+
+@dataclass(frozen=True)
+class MySQLDialect(Dialect):
+    """MySQL and MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``; DDL commits, DML only inside."""
+
+    name: ClassVar[str] = "mysql"
+    driver: ClassVar[str] = "com.mysql.cj.jdbc.Driver"
+    quote_char: ClassVar[str] = "`"
+    connection_defaults: dict[str, str] = field(
+        default_factory=lambda: {"rewriteBatchedStatements": "true"}
+    )
+
+    def column_type(self, data_type: DataType, is_key: bool) -> str:
+        """MySQL types; a key string is ``VARCHAR(255)`` (TEXT cannot be a key)."""
+        if is_key and isinstance(data_type, StringType):
+            return "VARCHAR(255)"
+        return _type_name(data_type, _MYSQL_TYPES, "JSON", "DECIMAL({p},{s})")
+
+    def create_staging(self, staging: TableName, target: TableName) -> str:
+        """The target's column types without its keys (``CREATE TABLE ... AS SELECT`` no rows)."""
+        return (
+            f"CREATE TABLE {self.table(staging)} AS SELECT * FROM {self.table(target)} WHERE 1 = 0"
+        )
+
+    def replace_table(self, target: TableName, staging: TableName, old: TableName) -> list[str]:
+        """``RENAME TABLE`` swaps both names atomically; the old table is dropped afterwards."""
+        rename = (
+            f"RENAME TABLE {self.table(target)} TO {self.table(old)}, "
+            f"{self.table(staging)} TO {self.table(target)}"
+        )
+        return [rename, self.drop_table(old)]
+
+    def merge(
+        self,
+        target: TableName,
+        staging: TableName,
+        columns: list[str],
+        keys: list[str],
+        audit_columns: list[str],
+    ) -> str:
+        """Audit columns are assigned first, while the other columns still hold the old values.
+
+        The existing row is referenced through the target's name and the new one through the
+        staging alias ``s`` (not the deprecated ``VALUES()``); MySQL 8 and MariaDB accept both.
+        """
+        cols = self.column_list(columns)
+        updates = [c for c in columns if c not in keys]
+        table = self.table(target)
+        sql = (
+            f"INSERT INTO {table} ({cols}) SELECT {cols} "
+            f"FROM {self.table(staging)} AS s ON DUPLICATE KEY UPDATE "
+        )
+        if not updates:
+            first = self.quote(keys[0])
+            return sql + f"{table}.{first} = {table}.{first}"
+
+        def old(c: str) -> str:
+            return f"{table}.{self.quote(c)}"
+
+        def new(c: str) -> str:
+            return f"s.{self.quote(c)}"
+
+        compared = [c for c in updates if c not in audit_columns]
+        unchanged = " AND ".join(f"{old(c)} <=> {new(c)}" for c in compared)
+        audit = [
+            f"{old(c)} = IF({unchanged}, {old(c)}, {new(c)})"
+            for c in updates
+            if c in audit_columns and compared
+        ]
+        plain = [f"{old(c)} = {new(c)}" for c in updates if c not in audit_columns or not compared]
+        return sql + ", ".join(audit + plain)
+
+
+_PG_TYPES: dict[type[DataType], str] = {
+    StringType: "TEXT",
+    LongType: "BIGINT",
+    IntegerType: "INTEGER",
+    ShortType: "SMALLINT",
+    ByteType: "SMALLINT",
+    DoubleType: "DOUBLE PRECISION",
+    FloatType: "REAL",
+    BooleanType: "BOOLEAN",
+    TimestampType: "TIMESTAMP",
+    TimestampNTZType: "TIMESTAMP",
+    DateType: "DATE",
+    BinaryType: "BYTEA",
+}
+_MYSQL_TYPES: dict[type[DataType], str] = {
+    StringType: "TEXT",
+    LongType: "BIGINT",
+    IntegerType: "INT",
+    ShortType: "SMALLINT",
+    ByteType: "TINYINT",
+    DoubleType: "DOUBLE",
+    FloatType: "FLOAT",
+    BooleanType: "BOOLEAN",
+    TimestampType: "DATETIME(6)",
+    TimestampNTZType: "DATETIME(6)",
+    DateType: "DATE",
+    BinaryType: "LONGBLOB",
+}
+
+
+def _type_name(
+    data_type: DataType, names: dict[type[DataType], str], nested: str, decimal: str
+) -> str:
+    if isinstance(data_type, DecimalType):
+        return decimal.format(p=data_type.precision, s=data_type.scale)
+    if isinstance(data_type, MapType | ArrayType | StructType):
+        return nested
+    try:
+        return names[type(data_type)]
+    except KeyError:
+        raise DatasetConfigError(
+            f"No database type for Spark type {data_type.simpleString()}: cast the column in a "
+            "transform, or create the table yourself."
+        ) from None
+
+
+DIALECTS: dict[str, type[Dialect]] = {
+    "postgresql": PostgresDialect,
+    "mysql": MySQLDialect,
+    "mariadb": MySQLDialect,
+}
+
+
+def dialect_for(url: str) -> Dialect:
+    """The dialect for a ``jdbc:<name>:`` URL."""
+    parts = url.split(":", 2)
+    name = parts[1] if len(parts) > 2 and parts[0] == "jdbc" else ""
+    if name not in DIALECTS:
+        raise DatasetConfigError(
+            f"Unsupported JDBC URL scheme 'jdbc:{name}:'; spark-etl has dialects for "
+            f"{', '.join(sorted(DIALECTS))} (e.g. jdbc:postgresql://host:5432/db)."
+        )
+    return DIALECTS[name]()

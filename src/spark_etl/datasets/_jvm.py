@@ -1,0 +1,65 @@
+"""Private helpers for the JVM side of Spark: the Java exception behind a Python one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from py4j.protocol import Py4JJavaError
+from pyspark.errors.exceptions.captured import CapturedException
+
+_MAX_DEPTH = 20
+
+
+def java_exception(exc: BaseException) -> Any | None:
+    """The Java throwable behind ``exc`` (py4j's error, or pyspark's converted one), if any."""
+    if isinstance(exc, Py4JJavaError):
+        return exc.java_exception
+    if isinstance(exc, CapturedException):
+        return getattr(exc, "_origin", None)
+    return None
+
+
+def is_jvm_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the JVM."""
+    return java_exception(exc) is not None
+
+
+def _throwables(exc: BaseException) -> list[Any]:
+    found: list[Any] = []
+    current = java_exception(exc)
+    while current is not None and len(found) < _MAX_DEPTH:
+        found.append(current)
+        current = current.getCause()
+    return found
+
+
+def java_error_chain(exc: BaseException) -> list[str]:
+    """``ClassName: message`` for the Java exception and each of its causes, outermost first."""
+    return [f"{t.getClass().getName()}: {t.getMessage()}" for t in _throwables(exc)]
+
+
+def sql_state(exc: BaseException) -> str | None:
+    """The SQLState of the first ``java.sql.SQLException`` in the chain, if any."""
+    for throwable in _throwables(exc):
+        try:  # only java.sql.SQLException and its subclasses have it; py4j raises for the rest
+            state = throwable.getSQLState()
+        except Exception:
+            continue
+        if state:
+            return str(state)
+    return None
+
+
+def jvm_of(spark: Any) -> Any:
+    """The py4j gateway's JVM view of a classic (non-Connect) SparkSession."""
+    gateway_jvm = getattr(spark, "_jvm", None)
+    if gateway_jvm is None:
+        raise RuntimeError(
+            "This dataset needs a classic SparkSession with a JVM (not Spark Connect)."
+        )
+    return gateway_jvm
+
+
+def hadoop_conf(spark: Any) -> Any:
+    """The Hadoop configuration shared by the session's filesystems."""
+    return spark._jsc.hadoopConfiguration()

@@ -1,0 +1,120 @@
+"""What every source and sink strategy shares: write modes, key columns, a secret-free description.
+
+A strategy subclasses :class:`EtlDataset` and implements ``load``, ``_save_batch`` and ``_exists``.
+``save`` dispatches on the DataFrame: a batch DataFrame is written at once with the configured write
+mode; a streaming one is the streaming issue's business (``foreachBatch`` over ``_save_batch``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal, get_args
+
+from kedro.io import AbstractDataset
+from pyspark.sql import DataFrame, SparkSession
+
+from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
+
+WriteMode = Literal["append", "overwrite", "upsert"]
+WRITE_MODES: tuple[str, ...] = get_args(WriteMode)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
+
+
+class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
+    """Base of the spark-etl strategies (Kafka, JDBC, S3).
+
+    Subclasses list the write modes they support in ``SUPPORTED_WRITE_MODES``; any other mode is
+    refused when the catalog is parsed, never silently turned into another.
+    """
+
+    SUPPORTED_WRITE_MODES: ClassVar[frozenset[str]] = frozenset(WRITE_MODES)
+    DEFAULT_LOAD_ARGS: ClassVar[dict[str, Any]] = {}
+    DEFAULT_SAVE_ARGS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        *,
+        write_mode: str = "append",
+        key_columns: list[str] | None = None,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._write_mode = self._check_write_mode(write_mode)
+        self._key_columns = [check_identifier(c, "key column") for c in key_columns or []]
+        if self._write_mode == "upsert" and not self._key_columns:
+            raise DatasetConfigError(
+                f"{type(self).__name__}: write_mode 'upsert' needs key_columns, the columns that "
+                "identify a row (for example key_columns: [user_id])."
+            )
+        self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
+        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
+        self.metadata = metadata
+
+    @property
+    def write_mode(self) -> str:
+        """The configured write mode."""
+        return self._write_mode
+
+    def _check_write_mode(self, mode: str) -> str:
+        if mode not in WRITE_MODES:
+            raise DatasetConfigError(
+                f"{type(self).__name__}: unknown write_mode '{mode}'; use one of "
+                f"{', '.join(WRITE_MODES)}."
+            )
+        if mode not in self.SUPPORTED_WRITE_MODES:
+            raise DatasetConfigError(self._unsupported_mode_message(mode))
+        return mode
+
+    def _unsupported_mode_message(self, mode: str) -> str:
+        supported = ", ".join(sorted(self.SUPPORTED_WRITE_MODES))
+        return f"{type(self).__name__} cannot write in mode '{mode}'; it supports: {supported}."
+
+    def save(self, data: DataFrame) -> None:
+        """Write ``data`` with the configured write mode (Kedro wraps this to name the dataset)."""
+        self._save_batch(data)
+
+    def _save_batch(self, data: DataFrame) -> None:
+        raise NotImplementedError
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "write_mode": self._write_mode,
+            "key_columns": self._key_columns,
+            "load_args": redact(self._load_args),
+            "save_args": redact(self._save_args),
+        }
+
+    @staticmethod
+    def _spark() -> SparkSession:
+        """The active session: built by the runtime's SparkHooks (or a test fixture), never here."""
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            raise DatasetConfigError(
+                "No active SparkSession: run through `kedro run` (its SparkHooks start one) "
+                "or call "
+                "spark_etl.runtime.spark.get_spark() first."
+            )
+        return spark
+
+
+def check_identifier(name: str, what: str = "identifier") -> str:
+    """Return ``name`` if it is a plain SQL identifier, else raise before any SQL is built.
+
+    Raises:
+        UnsafeIdentifierError: for anything but letters, digits and underscores (not leading digit).
+    """
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise UnsafeIdentifierError(
+            f"Invalid {what} {name!r}: only letters, digits and underscores are allowed "
+            "(at most 63, not starting with a digit). Rename it in the catalog or alias the "
+            "column in a transform."
+        )
+    return name
+
+
+def redact(values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``values`` with every secret-looking key's value masked (for ``_describe``)."""
+    return {k: ("***" if _SECRET_KEY.search(str(k)) else v) for k, v in values.items()}

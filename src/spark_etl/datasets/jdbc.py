@@ -1,0 +1,473 @@
+"""``JDBCDataset``: tables in PostgreSQL and MySQL/MariaDB, read in parallel, written atomically.
+
+Every write goes through a staging table: Spark loads the batch into it in parallel, then one
+database transaction moves it into the target (``append``: insert; ``overwrite``: delete then
+insert, or a table swap; ``upsert``: ``INSERT ... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE``).
+So a failed write changes nothing in the target, and re-running an upsert of the same data is a
+no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, MapType, StructType
+
+from spark_etl.datasets._dialects import TableName, dialect_for
+from spark_etl.datasets._jvm import is_jvm_error, java_error_chain, jvm_of, sql_state
+from spark_etl.datasets.base import EtlDataset, check_identifier
+from spark_etl.datasets.exceptions import (
+    AuthenticationError,
+    DatasetConfigError,
+    SourceUnavailableError,
+    WriteRejectedError,
+)
+
+logger = logging.getLogger(__name__)
+
+OVERWRITE_STRATEGIES = ("truncate", "replace")
+_MAX_REPORTED_DUPLICATES = 10
+
+
+class JDBCDataset(EtlDataset):
+    """A table (or query) in PostgreSQL or MySQL/MariaDB.
+
+    Example ``catalog.yml`` entry::
+
+        user_summary:
+          type: spark_etl.datasets.JDBCDataset
+          url: jdbc:postgresql://127.0.0.1:55432/spark_etl
+          table: user_summary
+          credentials: postgres          # user, password
+          write_mode: upsert
+          key_columns: [user_id]
+          audit_columns: [updated_at]    # refreshed only when another column changed
+
+    Reads take ``table`` or ``query``; ``load_args`` go to Spark's JDBC reader (``partitionColumn``,
+    ``lowerBound``, ``upperBound``, ``numPartitions`` for parallel reads, ``fetchsize``).
+    ``save_args`` go to the writer that fills the staging table (``batchsize``, ``numPartitions``).
+
+    Upsert needs ``key_columns`` that form the target's primary key or a unique index. A batch that
+    holds one key twice is rejected, naming the keys, unless ``dedup_order_by`` names a column: then
+    the row with the greatest value of that column wins (ties go to the greatest row). A missing
+    target table is created from the DataFrame's schema, with a primary key on ``key_columns``.
+    """
+
+    DEFAULT_SAVE_ARGS: ClassVar[dict[str, Any]] = {"batchsize": 10000}
+    DEFAULT_LOAD_ARGS: ClassVar[dict[str, Any]] = {"fetchsize": 10000}
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        table: str | None = None,
+        query: str | None = None,
+        credentials: dict[str, Any] | None = None,
+        write_mode: str = "append",
+        key_columns: list[str] | None = None,
+        audit_columns: list[str] | None = None,
+        dedup_order_by: str | None = None,
+        overwrite_strategy: str = "truncate",
+        create_table: bool = True,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Configure the dataset; the database is first contacted on ``load``, ``save``, ``exists``.
+
+        Args:
+            url: ``jdbc:postgresql://host:port/db`` or ``jdbc:mysql://host:port/db``; no secrets.
+            table: ``table`` or ``schema.table``; needed to write.
+            query: a SELECT to read instead of a table.
+            credentials: ``user`` and ``password`` (plus any other JDBC connection property).
+            write_mode: ``append`` (default), ``overwrite`` or ``upsert``.
+            key_columns: the columns identifying a row; required for ``upsert``.
+            audit_columns: columns (like ``updated_at``) whose change alone is not an update.
+            dedup_order_by: resolve duplicate keys in a batch by the greatest value of this
+                column.
+            overwrite_strategy: ``truncate`` (keep the table's DDL, indexes and grants) or
+                ``replace`` (drop it and create it anew from the DataFrame's schema).
+            create_table: create a missing target table from the DataFrame's schema.
+            load_args: options for Spark's JDBC reader.
+            save_args: options for Spark's JDBC writer.
+            metadata: free-form; ``schema`` names the Avro contract of the data.
+        """
+        super().__init__(
+            write_mode=write_mode,
+            key_columns=key_columns,
+            load_args=load_args,
+            save_args=save_args,
+            metadata=metadata,
+        )
+        self._dialect = dialect_for(url)
+        self._url = url
+        self._table = _checked_table(table) if table else None
+        if (table is None) == (query is None):
+            raise DatasetConfigError(
+                f"JDBCDataset '{url}': give exactly one of 'table' and 'query'."
+            )
+        self._query = query
+        self._credentials = {k: str(v) for k, v in (credentials or {}).items()}
+        self._audit_columns = [check_identifier(c, "audit column") for c in audit_columns or []]
+        self._dedup_order_by = (
+            check_identifier(dedup_order_by, "dedup_order_by column") if dedup_order_by else None
+        )
+        if overwrite_strategy not in OVERWRITE_STRATEGIES:
+            raise DatasetConfigError(
+                f"JDBCDataset '{table}': unknown overwrite_strategy '{overwrite_strategy}'; use "
+                f"{' or '.join(OVERWRITE_STRATEGIES)}."
+            )
+        self._overwrite_strategy = overwrite_strategy
+        self._create_table = create_table
+
+    # ------------------------------------------------------------------ read
+    def load(self) -> DataFrame:
+        """Read the table or query; filters on the result are pushed down to the database."""
+        source = (
+            {"dbtable": self._dialect.table(self._table)}
+            if self._table
+            else {"query": str(self._query)}
+        )
+        options = {
+            **self._connection_properties(),
+            **source,
+            **{k: str(v) for k, v in self._load_args.items()},
+        }
+        with self._translated_errors("read"):
+            self._check_connection()
+            return self._spark().read.format("jdbc").options(**options).load()
+
+    # ------------------------------------------------------------------ write
+    def _save_batch(self, data: DataFrame) -> None:
+        target = self._require_table()
+        columns = [check_identifier(c, "column") for c in data.columns]
+        self._check_keys_present(columns)
+        data = _nested_to_json(data)
+        if self._write_mode == "upsert" and self._dedup_order_by:
+            data = self._keep_latest(data, columns)
+        staging = target.with_name(_staging_name(target.name))
+        with self._translated_errors("write"):
+            self._prepare(target, staging, data)
+            try:
+                self._load_staging(data, staging)
+                self._commit_from_staging(target, staging, columns)
+            finally:
+                self._execute_quietly(self._dialect.drop_table(staging))
+
+    def _prepare(self, target: TableName, staging: TableName, data: DataFrame) -> None:
+        with self._connection() as conn:
+            if not self._table_exists(conn, target):
+                if not self._create_table:
+                    raise DatasetConfigError(
+                        f"Table '{self._table_label()}' does not exist and create_table is false: "
+                        "create it, or set create_table: true."
+                    )
+                logger.info("Creating table %s from the DataFrame's schema", self._table_label())
+                _execute(conn, self._dialect.create_table(target, data.schema, self._key_columns))
+            if self._write_mode == "upsert":
+                self._check_unique_key(conn, target)
+            replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
+            ddl = (
+                self._dialect.create_table(staging, data.schema, self._key_columns)
+                if replace
+                else self._dialect.create_staging(staging, target)
+            )
+            _execute(conn, ddl)
+
+    def _load_staging(self, data: DataFrame, staging: TableName) -> None:
+        properties = {
+            **self._connection_properties(),
+            "stringtype": "unspecified",
+            **{k: str(v) for k, v in self._save_args.items()},
+        }
+        data.write.format("jdbc").options(**properties).option(
+            "dbtable", self._dialect.table(staging)
+        ).mode("append").save()
+
+    def _commit_from_staging(
+        self, target: TableName, staging: TableName, columns: list[str]
+    ) -> None:
+        with self._connection() as conn:
+            if self._write_mode == "upsert":
+                self._reject_duplicate_keys(conn, staging)
+            statements = self._statements(target, staging, columns)
+            conn.setAutoCommit(False)
+            try:
+                counts = [_execute(conn, sql) for sql in statements]
+                conn.commit()
+            except Exception as exc:
+                conn.rollback()
+                if not is_jvm_error(exc):
+                    raise
+                raise self._rejected(exc) from exc
+        logger.info(
+            "Wrote to %s (mode %s): %s rows affected",
+            self._table_label(),
+            self._write_mode,
+            counts[-1] if counts else 0,
+        )
+
+    def _statements(self, target: TableName, staging: TableName, columns: list[str]) -> list[str]:
+        dialect = self._dialect
+        if self._write_mode == "upsert":
+            return [dialect.merge(target, staging, columns, self._key_columns, self._audit_columns)]
+        if self._write_mode == "append":
+            return [dialect.insert_select(target, staging, columns)]
+        if self._overwrite_strategy == "replace":
+            return dialect.replace_table(target, staging, target.with_name(_staging_name("old")))
+        return [dialect.delete_all(target), dialect.insert_select(target, staging, columns)]
+
+    def _keep_latest(self, data: DataFrame, columns: list[str]) -> DataFrame:
+        order = self._dedup_order_by
+        if order not in columns:
+            raise DatasetConfigError(
+                f"dedup_order_by column '{order}' is not in the data; columns: {', '.join(columns)}"
+            )
+        ordering = [F.col(order).desc_nulls_last()] + [
+            F.col(c).desc_nulls_last() for c in columns if c != order
+        ]
+        window = Window.partitionBy(*self._key_columns).orderBy(*ordering)
+        return (
+            data.withColumn("__spark_etl_rank", F.row_number().over(window))
+            .filter("__spark_etl_rank = 1")
+            .drop("__spark_etl_rank")
+        )
+
+    def _reject_duplicate_keys(self, conn: Any, staging: TableName) -> None:
+        rows = _query(
+            conn, self._dialect.duplicate_keys(staging, self._key_columns, _MAX_REPORTED_DUPLICATES)
+        )
+        if rows:
+            shown = "; ".join(
+                ", ".join(f"{k}={v!r}" for k, v in zip(self._key_columns, row, strict=False))
+                + f" ({row[-1]}x)"
+                for row in rows
+            )
+            raise WriteRejectedError(
+                f"Upsert into '{self._table_label()}' rejected, nothing written: the batch holds "
+                f"the same key more than once ({shown}). Deduplicate upstream, or set "
+                "dedup_order_by to keep the latest row per key."
+            )
+
+    def _check_keys_present(self, columns: list[str]) -> None:
+        for name in [*self._key_columns, *self._audit_columns]:
+            if name not in columns:
+                raise DatasetConfigError(
+                    f"Column '{name}' named in the catalog entry of '{self._table_label()}' is not "
+                    f"in the data; columns: {', '.join(columns)}."
+                )
+
+    def _check_unique_key(self, conn: Any, target: TableName) -> None:
+        wanted = {c.lower() for c in self._key_columns}
+        if wanted not in self._unique_column_sets(conn, target):
+            raise DatasetConfigError(
+                f"Upsert into '{self._table_label()}' needs key_columns {self._key_columns} to be "
+                "its primary key or a unique index; add one (ALTER TABLE ... ADD PRIMARY KEY) or "
+                "change key_columns."
+            )
+
+    # ------------------------------------------------------------------ metadata
+    def _exists(self) -> bool:
+        if self._table is None:
+            return True
+        with self._translated_errors("check"), self._connection() as conn:
+            return self._table_exists(conn, self._require_table())
+
+    def _table_exists(self, conn: Any, table: TableName) -> bool:
+        catalog, schema = self._meta_scope(conn, table)
+        meta = conn.getMetaData()
+        for name in {table.name, table.name.lower()}:
+            rs = meta.getTables(catalog, schema, name, None)
+            try:
+                if rs.next():
+                    return True
+            finally:
+                rs.close()
+        return False
+
+    def _unique_column_sets(self, conn: Any, table: TableName) -> list[set[str]]:
+        catalog, schema = self._meta_scope(conn, table)
+        meta = conn.getMetaData()
+        name = table.name if self._dialect.name == "mysql" else table.name.lower()
+        found: dict[str, set[str]] = {}
+        rs = meta.getIndexInfo(catalog, schema, name, True, False)
+        try:
+            while rs.next():
+                column = rs.getString("COLUMN_NAME")
+                if column:
+                    found.setdefault(rs.getString("INDEX_NAME"), set()).add(column.lower())
+        finally:
+            rs.close()
+        return list(found.values())
+
+    def _meta_scope(self, conn: Any, table: TableName) -> tuple[str | None, str | None]:
+        if self._dialect.name == "mysql":
+            return (table.schema or conn.getCatalog()), None
+        return None, (table.schema or "public")
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "url": self._url,
+            "table": self._table_label() if self._table else None,
+            "query": self._query,
+            "user": self._credentials.get("user"),
+            **super()._describe(),
+        }
+
+    # ------------------------------------------------------------------ plumbing
+    def _connection_properties(self) -> dict[str, str]:
+        return {
+            **self._dialect.connection_defaults,
+            "driver": self._dialect.driver,
+            "url": self._url,
+            **self._credentials,
+        }
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A JDBC connection opened on the driver's JVM with the same driver Spark uses."""
+        jvm = jvm_of(self._spark())
+        jvm.org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry.register(
+            self._dialect.driver
+        )
+        props = jvm.java.util.Properties()
+        for key, value in {**self._dialect.connection_defaults, **self._credentials}.items():
+            props.setProperty(key, value)
+        conn = jvm.java.sql.DriverManager.getConnection(self._url, props)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _check_connection(self) -> None:
+        """Connect once on the driver, so a down server, a bad password or a missing table is
+        named plainly rather than deep in a Spark stack trace."""
+        with self._connection() as conn:
+            if self._table is not None and not self._table_exists(conn, self._table):
+                raise DatasetConfigError(
+                    f"Table '{self._table_label()}' does not exist in {self._dialect.name} at "
+                    f"{_host_of(self._url)}: check the catalog's table name, or run the pipeline "
+                    "that creates it first."
+                )
+
+    def _execute_quietly(self, sql: str) -> None:
+        try:
+            with self._connection() as conn:
+                _execute(conn, sql)
+        except Exception as exc:
+            if not is_jvm_error(exc):
+                raise
+            logger.warning(
+                "Could not drop staging table of %s: %s",
+                self._table_label(),
+                java_error_chain(exc)[0],
+            )
+
+    def _require_table(self) -> TableName:
+        if self._table is None:
+            raise DatasetConfigError(
+                f"JDBCDataset over a query cannot be written to ({self._url}): set 'table'."
+            )
+        return self._table
+
+    def _table_label(self) -> str:
+        if self._table is None:
+            return "<query>"
+        return (
+            f"{self._table.schema}.{self._table.name}" if self._table.schema else self._table.name
+        )
+
+    def _rejected(self, exc: Exception) -> Exception:
+        state = sql_state(exc) or ""
+        if state.startswith(("23", "21")):
+            return WriteRejectedError(
+                f"{self._dialect.name} rejected the write to '{self._table_label()}' as a whole "
+                f"(SQLState {state}): {java_error_chain(exc)[0]}. Nothing was written."
+            )
+        return exc
+
+    @contextmanager
+    def _translated_errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            if not is_jvm_error(exc):
+                raise
+            translated = self._translate(exc, action)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _translate(self, exc: Exception, action: str) -> Exception | None:
+        state = sql_state(exc) or ""
+        chain = " | ".join(java_error_chain(exc))
+        where = f"{self._dialect.name} at {_host_of(self._url)} (table '{self._table_label()}')"
+        if state.startswith("28") or "Access denied" in chain:
+            return AuthenticationError(
+                f"{where} refused the credentials of user '{self._credentials.get('user')}' to "
+                f"{action}: check the user and password in credentials.yml (or the vault)."
+            )
+        if state.startswith("08") or "ConnectException" in chain or "Communications link" in chain:
+            return SourceUnavailableError(
+                f"{where} is not reachable to {action}: is the server up and the URL right? "
+                "(locally: `make services`)"
+            )
+        if state.startswith(("23", "21")):
+            return self._rejected(exc)
+        return None
+
+
+def _execute(conn: Any, sql: str) -> int:
+    statement = conn.createStatement()
+    try:
+        return int(statement.executeUpdate(sql))
+    finally:
+        statement.close()
+
+
+def _query(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    statement = conn.createStatement()
+    try:
+        rs = statement.executeQuery(sql)
+        width = rs.getMetaData().getColumnCount()
+        rows = []
+        while rs.next():
+            rows.append(tuple(rs.getString(i) for i in range(1, width + 1)))
+        return rows
+    finally:
+        statement.close()
+
+
+def _checked_table(text: str) -> TableName:
+    table = TableName.parse(text)
+    check_identifier(table.name, "table name")
+    if table.schema is not None:
+        check_identifier(table.schema, "schema name")
+    return table
+
+
+def _staging_name(table: str) -> str:
+    return f"{table[:40]}__stg_{uuid.uuid4().hex[:12]}"
+
+
+def _nested_to_json(data: DataFrame) -> DataFrame:
+    """Maps, arrays and structs become JSON text (``jsonb``/``JSON`` columns in the database)."""
+    nested = [
+        f.name
+        for f in data.schema.fields
+        if isinstance(f.dataType, MapType | ArrayType | StructType)
+    ]
+    if not nested:
+        return data
+    return data.withColumns({name: F.to_json(F.col(name)) for name in nested})
+
+
+def _host_of(url: str) -> str:
+    rest = url.split("//", 1)[-1]
+    return rest.split("/", 1)[0].split("?", 1)[0]

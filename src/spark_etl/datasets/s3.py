@@ -1,0 +1,229 @@
+"""``S3Dataset``: files on S3 (or any Hadoop filesystem) through s3a: Avro, Parquet, CSV, JSON."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from pyspark.sql import DataFrame
+
+from spark_etl.datasets._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
+from spark_etl.datasets.base import EtlDataset
+from spark_etl.datasets.exceptions import (
+    AuthenticationError,
+    DatasetConfigError,
+    SourceUnavailableError,
+)
+
+FORMATS = ("avro", "parquet", "csv", "json")
+_CONNECT_ERRORS = (
+    "ConnectException",
+    "SocketTimeoutException",
+    "UnknownHostException",
+    "NoRouteToHostException",
+    "ConnectTimeoutException",
+    "AWSClientIOException",
+    "SdkClientException",
+)
+_AUTH_ERRORS = (
+    "AccessDeniedException",
+    "AWSBadRequestException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+)
+
+
+class S3Dataset(EtlDataset):
+    """Reads and writes a folder of files on S3 through Hadoop's s3a connector.
+
+    Example ``catalog.yml`` entry::
+
+        raw_user_events:
+          type: spark_etl.datasets.S3Dataset
+          path: s3a://spark-etl-raw/user_events/
+          file_format: csv
+          credentials: s3
+          load_args:
+            header: true
+            schema: "event_id STRING, user_id STRING, event_type STRING, timestamp TIMESTAMP"
+
+    ``credentials`` (from ``credentials.yml``) hold ``access_key`` and ``secret_key``, and may hold
+    ``endpoint``, ``region`` and ``path_style_access`` for S3-compatible servers; they are set for
+    the one bucket of ``path`` only. Write modes: ``append`` and ``overwrite`` (with
+    ``save_args: {partitionOverwriteMode: dynamic}`` only the partitions written are replaced).
+    ``upsert`` is refused: plain files have no keys to merge on.
+    """
+
+    SUPPORTED_WRITE_MODES: ClassVar[frozenset[str]] = frozenset({"append", "overwrite"})
+    DEFAULT_SAVE_ARGS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        file_format: str = "avro",
+        write_mode: str = "overwrite",
+        partition_by: list[str] | None = None,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+        s3a_options: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Configure the dataset; nothing is read or written until ``load``/``save``.
+
+        Args:
+            path: ``s3a://bucket/prefix`` (``s3://`` is accepted and read as s3a); a local path
+                or ``file://`` URL works too, for tests and notebooks. Globs are allowed on load.
+            file_format: ``avro`` (default, snappy), ``parquet``, ``csv`` or ``json``.
+            write_mode: ``overwrite`` (default) or ``append``.
+            partition_by: columns to partition the output folders by.
+            load_args: options for ``spark.read`` (``schema`` takes a DDL string).
+            save_args: options for ``DataFrame.write`` (``compression``,
+                ``partitionOverwriteMode``).
+            credentials: ``access_key``, ``secret_key``, and optionally ``endpoint``, ``region``,
+                ``path_style_access``.
+            s3a_options: extra s3a settings for this bucket only, without the ``fs.s3a.``
+                prefix, e.g. ``{"retry.limit": 2, "connection.timeout": "5s"}``.
+            metadata: free-form; ``schema`` names the Avro contract the data must meet.
+        """
+        super().__init__(
+            write_mode=write_mode, load_args=load_args, save_args=save_args, metadata=metadata
+        )
+        if file_format not in FORMATS:
+            raise DatasetConfigError(
+                f"S3Dataset '{path}': unknown file_format '{file_format}'; use one of "
+                f"{', '.join(FORMATS)}."
+            )
+        self._path = _normalise(path)
+        self._format = file_format
+        self._partition_by = partition_by or []
+        self._credentials = dict(credentials or {})
+        self._s3a_options = {k.removeprefix("fs.s3a."): v for k, v in (s3a_options or {}).items()}
+        if self._format == "avro":
+            self._save_args.setdefault("compression", "snappy")
+
+    def _unsupported_mode_message(self, mode: str) -> str:
+        return (
+            f"S3Dataset cannot '{mode}': plain files have no keys to merge on. Write with "
+            "'append' or 'overwrite' (dynamic partition overwrite replaces only the partitions "
+            "written), or upsert into a JDBC table."
+        )
+
+    @property
+    def bucket(self) -> str | None:
+        """The bucket of an s3a path, else ``None``."""
+        parts = urlsplit(self._path)
+        return parts.netloc if parts.scheme == "s3a" else None
+
+    def load(self) -> DataFrame:
+        """Read the files (globs and partition discovery as Spark does them)."""
+        spark = self._spark()
+        self._configure_bucket()
+        args = dict(self._load_args)
+        schema = args.pop("schema", None)
+        reader = spark.read.format(self._format).options(**_stringify(args))
+        if schema is not None:
+            reader = reader.schema(schema)
+        with self._translated_errors("read"):
+            return reader.load(self._path)
+
+    def _save_batch(self, data: DataFrame) -> None:
+        self._configure_bucket()
+        args = dict(self._save_args)
+        overwrite_mode = args.pop("partitionOverwriteMode", None)
+        writer = data.write.format(self._format).mode(self._write_mode).options(**_stringify(args))
+        if overwrite_mode is not None:
+            writer = writer.option("partitionOverwriteMode", overwrite_mode)
+        if self._partition_by:
+            writer = writer.partitionBy(*self._partition_by)
+        with self._translated_errors("write"):
+            writer.save(self._path)
+
+    def _exists(self) -> bool:
+        self._configure_bucket()
+        spark = self._spark()
+        hadoop_path = jvm_of(spark).org.apache.hadoop.fs.Path(self._path)
+        with self._translated_errors("check"):
+            fs = hadoop_path.getFileSystem(hadoop_conf(spark))
+            return bool(fs.exists(hadoop_path))
+
+    def _describe(self) -> dict[str, Any]:
+        endpoint = self._credentials.get("endpoint")
+        return {
+            "path": self._path,
+            "file_format": self._format,
+            "endpoint": endpoint,
+            "partition_by": self._partition_by,
+            **super()._describe(),
+        }
+
+    def _configure_bucket(self) -> None:
+        """Set credentials and endpoint for this dataset's bucket only (s3a per-bucket config)."""
+        bucket = self.bucket
+        if bucket is None or not (self._credentials or self._s3a_options):
+            return
+        conf = hadoop_conf(self._spark())
+        prefix = f"fs.s3a.bucket.{bucket}."
+        options = {
+            **self._s3a_options,
+            "access.key": self._credentials.get("access_key"),
+            "secret.key": self._credentials.get("secret_key"),
+            "endpoint": self._credentials.get("endpoint"),
+            "endpoint.region": self._credentials.get("region"),
+            "path.style.access": self._credentials.get("path_style_access"),
+        }
+        for key, value in options.items():
+            if value is not None:
+                conf.set(
+                    prefix + key, str(value).lower() if isinstance(value, bool) else str(value)
+                )
+        if options.get("access.key") is not None:
+            conf.set(
+                prefix + "aws.credentials.provider",
+                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+            )
+
+    def _translated_errors(self, action: str) -> _S3Errors:
+        return _S3Errors(self, action)
+
+
+class _S3Errors:
+    """Turns s3a's Java exceptions into errors that name the dataset, endpoint and what to check."""
+
+    def __init__(self, dataset: S3Dataset, action: str) -> None:
+        self._dataset = dataset
+        self._action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None or not is_jvm_error(exc):
+            return
+        chain = java_error_chain(exc)
+        where = f"'{self._dataset._path}'"
+        endpoint = self._dataset._credentials.get("endpoint") or "AWS S3"
+        if any(name in step for step in chain for name in _AUTH_ERRORS):
+            raise AuthenticationError(
+                f"S3 at {endpoint} refused the credentials for {where} ({self._action}): check "
+                "access_key/secret_key in the 's3' credentials and the bucket policy."
+            ) from exc
+        if any(name in step for step in chain for name in _CONNECT_ERRORS):
+            raise SourceUnavailableError(
+                f"S3 at {endpoint} is not reachable to {self._action} {where}: is the server up "
+                "and "
+                "the endpoint right? (locally: `make services`)"
+            ) from exc
+
+
+def _normalise(path: str) -> str:
+    if path.startswith("s3://"):
+        return "s3a://" + path[len("s3://") :]
+    return path
+
+
+def _stringify(options: dict[str, Any]) -> dict[str, str]:
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in options.items()}

@@ -1,0 +1,17 @@
+"""Wiring of ``batch_s3_pg``."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from spark_etl.pipelines.batch_s3_pg.nodes import parse_user_events, summarise_users
+
+
+def create_pipeline(**kwargs: object) -> Pipeline:
+    """Extract raw events, summarise them per user, load the summary (upsert)."""
+    return pipeline(
+        [
+            node(parse_user_events, "raw_user_events", "user_events", name="extract_user_events"),
+            node(summarise_users, "user_events", "user_summary", name="summarise_users"),
+        ]
+    )

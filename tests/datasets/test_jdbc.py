@@ -1,0 +1,295 @@
+"""JDBCDataset against the real PostgreSQL and MariaDB servers of the local stack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from kedro.io import DatasetError
+from pyspark.sql import DataFrame, SparkSession
+
+from spark_etl.datasets import JDBCDataset
+from spark_etl.datasets.exceptions import (
+    AuthenticationError,
+    DatasetConfigError,
+    SourceUnavailableError,
+    UnsafeIdentifierError,
+    WriteRejectedError,
+)
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = "id string, qty long, price double, tags map<string,long>, updated_at timestamp"
+T0 = datetime(2026, 1, 1, 12, 0, 0)
+T1 = datetime(2026, 1, 2, 12, 0, 0)
+
+
+@dataclass
+class Database:
+    """One real server: its URL and credentials, and a plain client for setup and read-back."""
+
+    name: str
+    url: str
+    credentials: dict[str, str]
+    run: Callable[[str], list[tuple[Any, ...]]]
+
+    def rows(self, table: str) -> list[tuple[Any, ...]]:
+        return self.run(f"SELECT id, qty, price, updated_at FROM {table} ORDER BY id")
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def db(request: pytest.FixtureRequest, services: dict[str, str]) -> Iterator[Database]:
+    if request.param == "postgresql":
+        conn = request.getfixturevalue("pg")
+
+        def run_pg(sql: str) -> list[tuple[Any, ...]]:
+            cur = conn.execute(sql)
+            return list(cur.fetchall()) if cur.description else []
+
+        yield Database(
+            "postgresql",
+            services["SPARK_ETL_PG_URL"],
+            request.getfixturevalue("pg_credentials"),
+            run_pg,
+        )
+    else:
+        conn = request.getfixturevalue("mysql")
+
+        def run_my(sql: str) -> list[tuple[Any, ...]]:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return list(cur.fetchall())
+
+        yield Database(
+            "mysql",
+            services["SPARK_ETL_MYSQL_URL"],
+            request.getfixturevalue("mysql_credentials"),
+            run_my,
+        )
+
+
+def frame(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:
+    return spark.createDataFrame(rows, SCHEMA)
+
+
+def upsert(db: Database, table: str, **kwargs: Any) -> JDBCDataset:
+    return JDBCDataset(
+        url=db.url,
+        table=table,
+        credentials=db.credentials,
+        write_mode="upsert",
+        key_columns=["id"],
+        audit_columns=["updated_at"],
+        **kwargs,
+    )
+
+
+def test_upsert_insert_update_mixed_and_rerun(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    ds = upsert(db, unique_name)
+    ds.save(frame(spark, [("a", 1, 1.5, {"x": 1}, T0), ("b", 2, 2.5, {}, T0)]))  # insert only
+    assert db.rows(unique_name) == [("a", 1, 1.5, T0), ("b", 2, 2.5, T0)]
+
+    ds.save(frame(spark, [("a", 10, 1.5, {"x": 1}, T1)]))  # update only
+    assert db.rows(unique_name) == [("a", 10, 1.5, T1), ("b", 2, 2.5, T0)]
+
+    ds.save(frame(spark, [("b", 20, 2.5, {}, T1), ("c", 3, 3.5, None, T1)]))  # mixed
+    assert db.rows(unique_name) == [("a", 10, 1.5, T1), ("b", 20, 2.5, T1), ("c", 3, 3.5, T1)]
+
+    # The same data again with a newer audit timestamp: nothing changed, so nothing is touched.
+    later = datetime(2026, 3, 1)
+    ds.save(frame(spark, [("b", 20, 2.5, {}, later), ("c", 3, 3.5, None, later)]))
+    assert db.rows(unique_name) == [("a", 10, 1.5, T1), ("b", 20, 2.5, T1), ("c", 3, 3.5, T1)]
+    assert ds.load().count() == 3
+
+
+def test_upsert_rejects_duplicate_keys_and_writes_nothing(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    ds = upsert(db, unique_name)
+    ds.save(frame(spark, [("a", 1, 1.0, None, T0)]))
+    batch = frame(
+        spark, [("a", 2, 1.0, None, T1), ("a", 3, 1.0, None, T1), ("b", 1, 1.0, None, T1)]
+    )
+    with pytest.raises(DatasetError, match=r"same key more than once \(id='a' \(2x\)\)"):
+        ds.save(batch)
+    assert db.rows(unique_name) == [("a", 1, 1.0, T0)]
+    leftovers = [t for t in _tables(db) if t.startswith(unique_name + "__stg")]
+    assert leftovers == []
+
+
+def test_upsert_dedup_order_by_keeps_latest(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    ds = upsert(db, unique_name, dedup_order_by="updated_at")
+    ds.save(
+        frame(spark, [("a", 2, 1.0, None, T0), ("a", 3, 1.0, None, T1), ("b", 1, 1.0, None, T0)])
+    )
+    assert db.rows(unique_name) == [("a", 3, 1.0, T1), ("b", 1, 1.0, T0)]
+
+
+def test_constraint_violation_rolls_back_whole_batch(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    db.run(
+        f"CREATE TABLE {unique_name} (id VARCHAR(20) PRIMARY KEY, qty BIGINT CHECK (qty >= 0), "
+        "price DOUBLE PRECISION, tags TEXT, updated_at TIMESTAMP NULL)"
+    )
+    ds = upsert(db, unique_name)
+    ds.save(frame(spark, [("a", 1, 1.0, None, T0)]))
+    bad = frame(spark, [("a", 5, 1.0, None, T1), ("b", 2, 1.0, None, T1), ("c", -1, 1.0, None, T1)])
+    with pytest.raises(DatasetError, match=r"rejected the write .* as a whole") as info:
+        ds.save(bad)
+    assert isinstance(info.value.__cause__, WriteRejectedError)
+    assert db.rows(unique_name) == [("a", 1, 1.0, T0)]
+
+
+def test_append_and_overwrite_truncate_keep_indexes(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    db.run(
+        f"CREATE TABLE {unique_name} (id VARCHAR(20), qty BIGINT, price DOUBLE PRECISION, "
+        "tags TEXT, updated_at TIMESTAMP NULL)"
+    )
+    db.run(f"CREATE INDEX {unique_name}_qty ON {unique_name} (qty)")
+    append = JDBCDataset(url=db.url, table=unique_name, credentials=db.credentials)
+    append.save(frame(spark, [("a", 1, 1.0, None, T0)]))
+    append.save(frame(spark, [("a", 1, 1.0, None, T0)]))
+    assert db.rows(unique_name) == [("a", 1, 1.0, T0), ("a", 1, 1.0, T0)]
+
+    overwrite = JDBCDataset(
+        url=db.url, table=unique_name, credentials=db.credentials, write_mode="overwrite"
+    )
+    overwrite.save(frame(spark, [("z", 9, 9.0, None, T1)]))
+    assert db.rows(unique_name) == [("z", 9, 9.0, T1)]
+    assert f"{unique_name}_qty" in _indexes(db, unique_name)
+
+
+def test_overwrite_replace_takes_new_schema(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    db.run(f"CREATE TABLE {unique_name} (id VARCHAR(20), old_column BIGINT)")
+    ds = JDBCDataset(
+        url=db.url,
+        table=unique_name,
+        credentials=db.credentials,
+        write_mode="overwrite",
+        overwrite_strategy="replace",
+    )
+    ds.save(frame(spark, [("a", 1, 1.0, {"k": 1}, T0)]))
+    assert db.rows(unique_name) == [("a", 1, 1.0, T0)]
+    assert [c.name for c in ds.load().schema] == ["id", "qty", "price", "tags", "updated_at"]
+
+
+def test_partitioned_read_and_query(spark: SparkSession, db: Database, unique_name: str) -> None:
+    rows = [(f"k{i:03d}", i, float(i), None, T0) for i in range(100)]
+    upsert(db, unique_name).save(frame(spark, rows))
+    parallel = JDBCDataset(
+        url=db.url,
+        table=unique_name,
+        credentials=db.credentials,
+        load_args={
+            "partitionColumn": "qty",
+            "lowerBound": 0,
+            "upperBound": 100,
+            "numPartitions": 4,
+        },
+    )
+    df = parallel.load()
+    assert df.rdd.getNumPartitions() == 4
+    assert df.filter("qty >= 90").count() == 10
+    query = JDBCDataset(
+        url=db.url,
+        query=f"SELECT id, qty FROM {unique_name} WHERE qty < 3",
+        credentials=db.credentials,
+    )
+    assert sorted(map(tuple, query.load().collect())) == [("k000", 0), ("k001", 1), ("k002", 2)]
+
+
+def test_upsert_needs_unique_key(spark: SparkSession, db: Database, unique_name: str) -> None:
+    db.run(
+        f"CREATE TABLE {unique_name} (id VARCHAR(20), qty BIGINT, price DOUBLE PRECISION, "
+        "tags TEXT, updated_at TIMESTAMP NULL)"
+    )
+    with pytest.raises(DatasetError, match=r"needs key_columns \['id'\] to be its primary key"):
+        upsert(db, unique_name).save(frame(spark, [("a", 1, 1.0, None, T0)]))
+
+
+def test_missing_table_on_read_is_named(spark: SparkSession, db: Database) -> None:
+    ds = JDBCDataset(url=db.url, table="no_such_table", credentials=db.credentials)
+    assert not ds.exists()
+    with pytest.raises(DatasetError, match="Table 'no_such_table' does not exist"):
+        ds.load()
+
+
+def test_wrong_password_is_an_authentication_error(spark: SparkSession, db: Database) -> None:
+    creds = {**db.credentials, "password": "not-the-password"}
+    ds = JDBCDataset(url=db.url, table="anything", credentials=creds)
+    with pytest.raises(DatasetError, match="refused the credentials of user") as info:
+        ds.load()
+    assert isinstance(info.value.__cause__, AuthenticationError)
+    assert "not-the-password" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["jdbc:postgresql://127.0.0.1:1/db", "jdbc:mysql://127.0.0.1:1/db"])
+def test_server_down_is_transient_and_named(spark: SparkSession, url: str) -> None:
+    ds = JDBCDataset(url=url, table="t", credentials={"user": "u", "password": "p"})
+    with pytest.raises(
+        DatasetError, match=r"at 127\.0\.0\.1:1 \(table 't'\) is not reachable"
+    ) as info:
+        ds.load()
+    assert isinstance(info.value.__cause__, SourceUnavailableError)
+    assert info.value.__cause__.transient
+
+
+@pytest.mark.parametrize("table", ["users; drop table x", "a.b.c", "1abc", 'x" OR 1=1'])
+def test_hostile_table_names_rejected_before_sql(table: str) -> None:
+    with pytest.raises((UnsafeIdentifierError, DatasetConfigError), match=r"Invalid|use 'table'"):
+        JDBCDataset(url="jdbc:postgresql://127.0.0.1:1/db", table=table)
+
+
+def test_hostile_column_name_rejected_before_sql(spark: SparkSession) -> None:
+    ds = JDBCDataset(url="jdbc:postgresql://127.0.0.1:1/db", table="t")
+    df = spark.createDataFrame([(1,)], "`a; drop table t` int")
+    with pytest.raises(DatasetError, match="Invalid column 'a; drop table t'"):
+        ds.save(df)
+
+
+def test_config_errors() -> None:
+    with pytest.raises(DatasetConfigError, match="upsert' needs key_columns"):
+        JDBCDataset(url="jdbc:postgresql://h/db", table="t", write_mode="upsert")
+    with pytest.raises(DatasetConfigError, match="unknown write_mode 'merge'"):
+        JDBCDataset(url="jdbc:postgresql://h/db", table="t", write_mode="merge")
+    with pytest.raises(DatasetConfigError, match="exactly one of 'table' and 'query'"):
+        JDBCDataset(url="jdbc:postgresql://h/db")
+    with pytest.raises(DatasetConfigError, match="Unsupported JDBC URL scheme 'jdbc:oracle:'"):
+        JDBCDataset(url="jdbc:oracle:thin:@h:1521/db", table="t")
+    with pytest.raises(DatasetConfigError, match="unknown overwrite_strategy"):
+        JDBCDataset(url="jdbc:postgresql://h/db", table="t", overwrite_strategy="drop")
+
+
+def test_describe_has_no_password() -> None:
+    ds = JDBCDataset(
+        url="jdbc:postgresql://h/db",
+        table="t",
+        credentials={"user": "me", "password": "s3cr3t-value"},
+        save_args={"batchsize": 10},
+    )
+    assert "s3cr3t-value" not in repr(ds)
+    assert "user='me'" in repr(ds)
+
+
+def _tables(db: Database) -> list[str]:
+    if db.name == "postgresql":
+        return [r[0] for r in db.run("SELECT tablename FROM pg_tables WHERE schemaname='public'")]
+    return [r[0] for r in db.run("SHOW TABLES")]
+
+
+def _indexes(db: Database, table: str) -> list[str]:
+    if db.name == "postgresql":
+        return [r[0] for r in db.run(f"SELECT indexname FROM pg_indexes WHERE tablename='{table}'")]
+    return [r[2] for r in db.run(f"SHOW INDEX FROM {table}")]
