@@ -5,13 +5,14 @@ from __future__ import annotations
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.env import load_services_env
 from spark_etl.runtime.hooks import SparkHooks
 
 # The local stack's endpoints (written by scripts/services.sh) feed ${oc.env:...} in conf/.
 load_services_env()
 
-HOOKS = (SparkHooks(),)
+HOOKS = (SparkHooks(), ContractHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

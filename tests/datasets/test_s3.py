@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Any
 
+import boto3
+import fastavro
 import pytest
 from kedro.io import DatasetError
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
+from spark_etl.contracts import default_registry
 from spark_etl.datasets import S3Dataset
 from spark_etl.datasets.exceptions import DatasetConfigError, SourceUnavailableError
 
@@ -120,3 +124,57 @@ def test_describe_has_no_secret(s3_credentials: dict[str, Any]) -> None:
     ds = S3Dataset(path="s3a://b/p", credentials=s3_credentials)
     assert s3_credentials["secret_key"] not in repr(ds)
     assert s3_credentials["endpoint"] in repr(ds)
+
+
+@pytest.mark.parametrize("schema", ["user_event", "user_summary", "transaction", "dead_letter"])
+def test_avro_files_carry_the_registered_schema(
+    spark: SparkSession,
+    s3_credentials: dict[str, Any],
+    services: dict[str, str],
+    unique_name: str,
+    schema: str,
+) -> None:
+    contract = default_registry().get(schema)
+    rows = spark.createDataFrame([], contract.spark_schema)
+    ds = S3Dataset(
+        path=f"s3a://{BUCKET}/{unique_name}/",
+        credentials=s3_credentials,
+        metadata={"schema": schema},
+    )
+    # The columns arrive in another order: the writer puts them in the contract's.
+    ds.save(rows.select(*reversed(rows.columns)))
+    assert ds.load().schema.simpleString() == contract.spark_schema.simpleString()
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
+        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
+        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
+        region_name="us-east-1",
+    )
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=unique_name)["Contents"]
+        if o["Key"].endswith(".avro")
+    ]
+    body = s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read()
+    writer_schema = fastavro.reader(io.BytesIO(body)).writer_schema
+    assert writer_schema is not None
+    assert writer_schema["name"] == f"io.spark_etl.{schema}"
+    assert [f["name"] for f in writer_schema["fields"]] == contract.spark_schema.fieldNames()
+
+
+def test_user_events_keep_their_enum_in_the_avro_file(
+    spark: SparkSession, s3_credentials: dict[str, Any], unique_name: str
+) -> None:
+    contract = default_registry().get("user_event")
+    df = spark.createDataFrame(
+        [("e1", "u1", "purchase", datetime(2026, 1, 1), {"k": "v"}, 5.0)], contract.spark_schema
+    )
+    ds = S3Dataset(
+        path=f"s3a://{BUCKET}/{unique_name}/",
+        credentials=s3_credentials,
+        metadata={"schema": "user_event"},
+    )
+    ds.save(df)
+    assertDataFrameEqual(ds.load(), df)

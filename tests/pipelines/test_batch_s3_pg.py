@@ -12,6 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from pyspark.sql import SparkSession
 
+from spark_etl.contracts import ContractViolationError
 from spark_etl.datagen import expected_user_summary, user_events, user_events_csv
 
 pytestmark = pytest.mark.integration
@@ -74,3 +75,40 @@ def test_batch_s3_pg_exact_rows_and_idempotent_rerun(
 
     run_pipeline()
     assert summary_rows(pg) == first  # same rows, updated_at included: the re-run is a no-op
+
+
+def test_contract_violation_halts_before_anything_is_written(
+    spark: SparkSession, pg: Any, services: dict[str, str]
+) -> None:
+    events = list(user_events(200, users=5, seed=3))
+    csv_text = user_events_csv(events).replace(",click,", ",teleport,", 1)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
+        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
+        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
+        region_name="us-east-1",
+    )
+    for bucket, prefix in (
+        ("spark-etl-raw", "user_events/"),
+        ("spark-etl-lake", "batch_s3_pg/user_events/"),
+    ):
+        for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    s3.put_object(Bucket="spark-etl-raw", Key="user_events/part-0000.csv", Body=csv_text.encode())
+    pg.execute("DROP TABLE IF EXISTS user_summary")
+
+    with pytest.raises(ContractViolationError) as info:
+        run_pipeline()
+
+    message = str(info.value)
+    assert (
+        "Dataset 'user_events' in pipeline 'batch_s3_pg' does not meet contract 'user_event'"
+        in (message)
+    )
+    assert "'event_type': 1 row(s) hold a value outside the enum" in message
+    assert "'event_type': 'teleport'" in message
+    lake = s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="batch_s3_pg/user_events/")
+    assert lake.get("KeyCount", 0) == 0
+    exists = pg.execute("SELECT to_regclass('user_summary')").fetchone()
+    assert exists == (None,)

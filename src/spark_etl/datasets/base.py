@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal, get_args
 from kedro.io import AbstractDataset
 from pyspark.sql import DataFrame, SparkSession
 
+from spark_etl.contracts import Contract, default_registry
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
 
 WriteMode = Literal["append", "overwrite", "upsert"]
@@ -71,6 +72,11 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
     def _unsupported_mode_message(self, mode: str) -> str:
         supported = ", ".join(sorted(self.SUPPORTED_WRITE_MODES))
         return f"{type(self).__name__} cannot write in mode '{mode}'; it supports: {supported}."
+
+    def _contract(self) -> Contract | None:
+        """The contract named by ``metadata.schema``, from the project's schema registry."""
+        name = (self.metadata or {}).get("schema")
+        return default_registry().get(name) if name else None
 
     def save(self, data: DataFrame) -> None:
         """Write ``data`` with the configured write mode (Kedro wraps this to name the dataset)."""

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame
 
+from spark_etl.contracts import conform
 from spark_etl.datasets._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
 from spark_etl.datasets.base import EtlDataset
 from spark_etl.datasets.exceptions import (
@@ -131,6 +132,12 @@ class S3Dataset(EtlDataset):
     def _save_batch(self, data: DataFrame) -> None:
         self._configure_bucket()
         args = dict(self._save_args)
+        contract = self._contract()
+        if contract is not None and self._format == "avro":
+            # The files carry the registered schema (names, enums, logical types), not one
+            # derived from the DataFrame: Avro between stages means the contract's Avro.
+            data = conform(data, contract)
+            args.setdefault("avroSchema", contract.avro_json)
         overwrite_mode = args.pop("partitionOverwriteMode", None)
         writer = data.write.format(self._format).mode(self._write_mode).options(**_stringify(args))
         if overwrite_mode is not None:

@@ -1,0 +1,155 @@
+"""The schema registry: every ``schemas/*.avsc`` file, parsed and checked once at start-up.
+
+A catalog entry names its contract by the record name, which is also the file's stem:
+``metadata: {schema: user_event}`` means ``schemas/user_event.avsc``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from fastavro.schema import SchemaParseException, parse_schema
+from pyspark.sql import types as T
+
+from spark_etl.contracts.exceptions import SchemaFileError, UnknownSchemaError
+from spark_etl.contracts.types import nullable_member, struct_of
+
+SCHEMAS_ENV = "SPARK_ETL_SCHEMAS_DIR"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One registered Avro record schema and what the checks need from it."""
+
+    name: str
+    path: Path
+    avro: dict[str, Any] = field(repr=False)
+
+    @cached_property
+    def spark_schema(self) -> T.StructType:
+        """The Spark struct spark-avro reads this schema as."""
+        return struct_of(self.avro)
+
+    @property
+    def avro_json(self) -> str:
+        """The schema as JSON text (spark-avro's ``avroSchema`` option, ``to_avro``)."""
+        return json.dumps(self.avro)
+
+    @cached_property
+    def enums(self) -> dict[str, list[str]]:
+        """Top-level enum fields and their symbols."""
+        found = {}
+        for f in self.avro["fields"]:
+            member, _ = nullable_member(f["type"])
+            if isinstance(member, dict) and member.get("type") == "enum":
+                found[f["name"]] = list(member["symbols"])
+        return found
+
+    @cached_property
+    def required(self) -> list[str]:
+        """Top-level fields that may not be null."""
+        return [f.name for f in self.spark_schema.fields if not f.nullable]
+
+
+class SchemaRegistry:
+    """The ``.avsc`` files of one folder, keyed by record name."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = Path(directory)
+        self._contracts: dict[str, Contract] | None = None
+
+    @property
+    def directory(self) -> Path:
+        """The folder the schemas come from."""
+        return self._directory
+
+    def load(self) -> dict[str, Contract]:
+        """Parse and check every file, once.
+
+        Raises:
+            SchemaFileError: naming the file and the reason, for the first broken file.
+        """
+        if self._contracts is None:
+            if not self._directory.is_dir():
+                raise SchemaFileError(
+                    f"Schema folder '{self._directory}' not found: create it with one .avsc per "
+                    f"record type, or set {SCHEMAS_ENV}."
+                )
+            contracts = [_load_file(p) for p in sorted(self._directory.glob("*.avsc"))]
+            self._contracts = {c.name: c for c in contracts}
+        return self._contracts
+
+    def names(self) -> list[str]:
+        """The registered schema names, sorted."""
+        return sorted(self.load())
+
+    def get(self, name: str) -> Contract:
+        """The contract called ``name``.
+
+        Raises:
+            UnknownSchemaError: with the closest registered names.
+        """
+        contracts = self.load()
+        if name in contracts:
+            return contracts[name]
+        close = difflib.get_close_matches(name, contracts, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise UnknownSchemaError(
+            f"Schema '{name}' is not in {self._directory} (known: {', '.join(sorted(contracts))})."
+            f"{hint} Add schemas/{name}.avsc or fix the catalog's metadata.schema."
+        )
+
+
+def _load_file(path: Path) -> Contract:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SchemaFileError(
+            f"Schema file '{path}' is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}."
+        ) from exc
+    try:
+        parse_schema(raw, _write_hint=False, _force=True)
+    except (SchemaParseException, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SchemaFileError(f"Schema file '{path}' is not a valid Avro schema: {exc}.") from exc
+    if not isinstance(raw, dict) or raw.get("type") != "record":
+        raise SchemaFileError(f"Schema file '{path}' must hold one Avro record at the top level.")
+    if raw["name"] != path.stem:
+        raise SchemaFileError(
+            f"Schema file '{path}' defines record '{raw['name']}': name the file "
+            f"'{raw['name']}.avsc' or the record '{path.stem}', so the catalog can find it."
+        )
+    return Contract(name=path.stem, path=path, avro=raw)
+
+
+_default: SchemaRegistry | None = None
+
+
+def default_registry() -> SchemaRegistry:
+    """The project's registry: ``$SPARK_ETL_SCHEMAS_DIR``, ``./schemas`` or the checkout's."""
+    global _default  # noqa: PLW0603 - one registry per process, replaced by use_registry()
+    if _default is None:
+        _default = SchemaRegistry(_default_directory())
+    return _default
+
+
+def use_registry(directory: Path) -> SchemaRegistry:
+    """Make the schemas of ``directory`` the process's default (the contract hook calls this)."""
+    global _default  # noqa: PLW0603
+    _default = SchemaRegistry(directory)
+    return _default
+
+
+def _default_directory() -> Path:
+    if os.environ.get(SCHEMAS_ENV):
+        return Path(os.environ[SCHEMAS_ENV])
+    here = Path.cwd() / "schemas"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[3] / "schemas"

@@ -1,0 +1,110 @@
+"""The contract hook: every dataset that names a schema is checked on load and before save.
+
+A violation raises :class:`~spark_etl.contracts.ContractViolationError` (terminal: never retried)
+before the node that would consume the data starts, or before anything is written. Data a node of
+this run has just saved (and so checked) is not checked again when the next node loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+from pyspark.sql import DataFrame
+
+from spark_etl.contracts import (
+    SchemaRegistry,
+    UnknownSchemaError,
+    default_registry,
+    use_registry,
+    validate,
+)
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import DataCatalog
+    from kedro.pipeline.node import Node
+
+logger = logging.getLogger(__name__)
+
+
+def schema_of(catalog: DataCatalog, name: str) -> tuple[str | None, bool]:
+    """The schema a catalog entry names in its metadata, and whether its values are checked."""
+    dataset = catalog.get(name) if name in catalog else None
+    metadata = getattr(dataset, "metadata", None) or {}
+    schema = metadata.get("schema") if isinstance(metadata, dict) else None
+    return schema, bool(metadata.get("check_values", True)) if schema else True
+
+
+class ContractHooks:
+    """Loads ``schemas/`` at start-up and checks the data of every dataset that names a schema."""
+
+    def __init__(self) -> None:
+        self._registry: SchemaRegistry | None = None
+        self._catalog: DataCatalog | None = None
+        self._pipeline: str | None = None
+        self._checked: set[str] = set()
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Parse every ``.avsc`` now: a broken file stops the run before Spark starts."""
+        self._registry = use_registry(context.project_path / "schemas")
+        self._registry.load()
+
+    @hook_impl
+    def after_catalog_created(self, catalog: DataCatalog) -> None:
+        """Every schema the catalog names must exist."""
+        self._catalog = catalog
+        self._checked.clear()
+        for name in catalog:
+            schema, _ = schema_of(catalog, name)
+            if schema is not None:
+                try:
+                    self._require_registry().get(schema)
+                except UnknownSchemaError as exc:
+                    raise UnknownSchemaError(f"Dataset '{name}': {exc}") from exc
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Remember the pipeline's name for messages and log events."""
+        names = run_params.get("pipeline_names") or [run_params.get("pipeline_name")]
+        self._pipeline = ",".join(n for n in names if n) or "__default__"
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any, node: Node) -> None:
+        """Check data right after extract (unless this run checked it when saving it)."""
+        if dataset_name not in self._checked:
+            self._check(dataset_name, data)
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
+        """Check data right before it is written."""
+        self._check(dataset_name, data)
+        self._checked.add(dataset_name)
+
+    def _check(self, name: str, data: Any) -> None:
+        if self._catalog is None or not isinstance(data, DataFrame):
+            return
+        schema, check_values = schema_of(self._catalog, name)
+        if schema is None:
+            return
+        contract = self._require_registry().get(schema)
+        validate(data, contract, name, pipeline=self._pipeline, check_values=check_values)
+        logger.info(
+            "Dataset %s meets contract %s",
+            name,
+            schema,
+            extra={
+                "event": "contract_check",
+                "dataset": name,
+                "schema": schema,
+                "pipeline": self._pipeline,
+                "passed": True,
+            },
+        )
+
+    def _require_registry(self) -> SchemaRegistry:
+        if self._registry is None:
+            self._registry = default_registry()
+        return self._registry
