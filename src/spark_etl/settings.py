@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.env import load_services_env
 from spark_etl.runtime.hooks import SparkHooks
+
+# Kedro 1.7's own config loader calls OmegaConf's deprecated register_new_resolver on every run;
+# the warning is not actionable in a project, so it is kept out of the run log.
+warnings.filterwarnings("ignore", r"register_new_resolver\(\) is deprecated", UserWarning)
 
 # The local stack's endpoints (written by scripts/services.sh) feed ${oc.env:...} in conf/.
 load_services_env()
