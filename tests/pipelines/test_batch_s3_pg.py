@@ -10,6 +10,7 @@ import boto3
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.validation.exceptions import DataValidationError
 from pyspark.sql import SparkSession
 
 from spark_etl.contracts import ContractViolationError
@@ -77,11 +78,8 @@ def test_batch_s3_pg_exact_rows_and_idempotent_rerun(
     assert summary_rows(pg) == first  # same rows, updated_at included: the re-run is a no-op
 
 
-def test_contract_violation_halts_before_anything_is_written(
-    spark: SparkSession, pg: Any, services: dict[str, str]
-) -> None:
-    events = list(user_events(200, users=5, seed=3))
-    csv_text = user_events_csv(events).replace(",click,", ",teleport,", 1)
+def fresh_input(services: dict[str, str], csv_text: str) -> Any:
+    """Empty the raw and lake prefixes, upload ``csv_text`` as the raw events; return the client."""
     s3 = boto3.client(
         "s3",
         endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
@@ -96,6 +94,20 @@ def test_contract_violation_halts_before_anything_is_written(
         for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=obj["Key"])
     s3.put_object(Bucket="spark-etl-raw", Key="user_events/part-0000.csv", Body=csv_text.encode())
+    return s3
+
+
+def assert_nothing_written(s3: Any, pg: Any) -> None:
+    lake = s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="batch_s3_pg/user_events/")
+    assert lake.get("KeyCount", 0) == 0
+    assert pg.execute("SELECT to_regclass('user_summary')").fetchone() == (None,)
+
+
+def test_contract_violation_halts_before_anything_is_written(
+    spark: SparkSession, pg: Any, services: dict[str, str]
+) -> None:
+    csv_text = user_events_csv(list(user_events(200, users=5, seed=3)))
+    s3 = fresh_input(services, csv_text.replace(",click,", ",teleport,", 1))
     pg.execute("DROP TABLE IF EXISTS user_summary")
 
     with pytest.raises(ContractViolationError) as info:
@@ -108,7 +120,38 @@ def test_contract_violation_halts_before_anything_is_written(
     )
     assert "'event_type': 1 row(s) hold a value outside the enum" in message
     assert "'event_type': 'teleport'" in message
-    lake = s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="batch_s3_pg/user_events/")
-    assert lake.get("KeyCount", 0) == 0
-    exists = pg.execute("SELECT to_regclass('user_summary')").fetchone()
-    assert exists == (None,)
+    assert_nothing_written(s3, pg)
+
+
+def test_quality_rule_halts_on_duplicate_events(
+    spark: SparkSession, pg: Any, services: dict[str, str]
+) -> None:
+    lines = user_events_csv(list(user_events(100, users=5, seed=4))).splitlines()
+    s3 = fresh_input(services, "\n".join([*lines, lines[1]]) + "\n")  # one event twice
+    pg.execute("DROP TABLE IF EXISTS user_summary")
+
+    with pytest.raises(DataValidationError) as info:
+        run_pipeline()
+
+    assert "unique(event_id): 1 duplicate row(s) on ['event_id']" in info.value.message
+    assert_nothing_written(s3, pg)
+
+
+def test_negative_amounts_are_dropped_not_loaded(
+    spark: SparkSession, pg: Any, services: dict[str, str]
+) -> None:
+    events = list(user_events(300, users=5, seed=5))
+    bad = next(e for e in events if e.amount is not None)
+    csv_text = user_events_csv(events).replace(f",{bad.amount:.2f}\n", f",-{bad.amount:.2f}\n", 1)
+    fresh_input(services, csv_text)
+    pg.execute("DROP TABLE IF EXISTS user_summary")
+
+    run_pipeline()
+
+    kept = [e for e in events if e.event_id != bad.event_id]
+    rows = summary_rows(pg)
+    assert sum(r[0] for r in rows.values()) == len(kept) == len(events) - 1
+    expected = expected_user_summary(kept)
+    assert {u: (r[0], round(r[1], 2)) for u, r in rows.items()} == {
+        u: (w.total_events, w.total_amount) for u, w in expected.items()
+    }

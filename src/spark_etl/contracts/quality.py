@@ -1,0 +1,426 @@
+"""Data-quality rules, run as a Kedro catalog validator in one pass of built-in Spark expressions.
+
+Declared per dataset in ``conf/`` with Kedro's ``validator:`` key::
+
+    user_events:
+      type: spark_etl.datasets.S3Dataset
+      ...
+      validator:
+        class: spark_etl.contracts.quality.QualityRules
+        on: [save]
+        options:
+          dataset: user_events
+          rules:
+            - {rule: not_null, columns: [event_id, user_id], severity: fail}
+            - {rule: allowed_values, column: event_type, values: [click, purchase], severity: drop}
+            - {rule: range, column: amount, min: 0, severity: drop}
+            - {rule: unique, columns: [event_id], severity: fail}
+            - {rule: row_count, min: 1, severity: fail}
+            - {rule: freshness, column: timestamp, max_age: 7d, severity: warn}
+            - {rule: null_rate, column: amount, max: 0.95, severity: warn}
+
+Severities: ``warn`` logs and goes on; ``drop`` removes the failing rows (row rules only), counts
+them and hands them to the dead-letter sink when the runtime installed one; ``fail`` halts the run
+with Kedro's ``DataValidationError`` (terminal: never retried). Every rule logs one structured
+``quality_check`` event with its outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from kedro.validation.exceptions import CheckFailure, DataValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+logger = logging.getLogger(__name__)
+
+Severity = Literal["warn", "drop", "fail"]
+DropSink = Callable[[DataFrame, str, str], None]
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_EXAMPLES = 5
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    severity: Severity = "fail"
+
+    def label(self) -> str:
+        """A short name for messages and log events."""
+        raise NotImplementedError
+
+
+class _RowRule(_Rule):
+    """A rule each row passes or fails: it may drop the rows that fail."""
+
+    def violation(self) -> Column:
+        """True for a row that breaks the rule."""
+        raise NotImplementedError
+
+    def columns(self) -> list[str]:
+        """The columns the rule reads."""
+        raise NotImplementedError
+
+
+class NotNull(_RowRule):
+    """No null in any of ``columns``."""
+
+    rule: Literal["not_null"]
+    columns_: list[str] = Field(alias="columns", min_length=1)
+
+    def label(self) -> str:
+        return f"not_null({', '.join(self.columns_)})"
+
+    def violation(self) -> Column:
+        return _any([F.col(c).isNull() for c in self.columns_])
+
+    def columns(self) -> list[str]:
+        return self.columns_
+
+
+class AllowedValues(_RowRule):
+    """Every non-null value of ``column`` is one of ``values``."""
+
+    rule: Literal["allowed_values"]
+    column: str
+    values: list[str | int | float | bool] = Field(min_length=1)
+
+    def label(self) -> str:
+        return f"allowed_values({self.column})"
+
+    def violation(self) -> Column:
+        col = F.col(self.column)
+        return col.isNotNull() & ~col.isin(self.values)
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+
+class Range(_RowRule):
+    """Every non-null value of ``column`` lies within ``[min, max]`` (bounds optional)."""
+
+    rule: Literal["range"]
+    column: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Range:
+        if self.min is None and self.max is None:
+            raise ValueError("a range rule needs min, max or both")
+        return self
+
+    def label(self) -> str:
+        return f"range({self.column}, {self.min}..{self.max})"
+
+    def violation(self) -> Column:
+        col = F.col(self.column)
+        broken = [col < F.lit(self.min)] if self.min is not None else []
+        broken += [col > F.lit(self.max)] if self.max is not None else []
+        return col.isNotNull() & _any(broken)
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+
+class _DatasetRule(_Rule):
+    """A rule about the dataset as a whole: it may warn or fail, never drop."""
+
+    @model_validator(mode="after")
+    def _no_drop(self) -> _DatasetRule:
+        if self.severity == "drop":
+            raise ValueError(
+                f"severity 'drop' needs a row rule; '{self.label()}' is about the "
+                "whole dataset: use warn or fail"
+            )
+        return self
+
+
+class Unique(_DatasetRule):
+    """No two rows share the values of ``columns``."""
+
+    rule: Literal["unique"]
+    columns: list[str] = Field(min_length=1)
+
+    def label(self) -> str:
+        return f"unique({', '.join(self.columns)})"
+
+
+class RowCount(_DatasetRule):
+    """The number of rows lies within ``[min, max]`` (completeness)."""
+
+    rule: Literal["row_count"]
+    min: int | None = None
+    max: int | None = None
+
+    def label(self) -> str:
+        return f"row_count({self.min}..{self.max})"
+
+
+class Freshness(_DatasetRule):
+    """The newest value of the timestamp ``column`` is at most ``max_age`` old (``30m``, ``7d``)."""
+
+    rule: Literal["freshness"]
+    column: str
+    max_age: str = Field(pattern=_DURATION.pattern)
+
+    def label(self) -> str:
+        return f"freshness({self.column}, {self.max_age})"
+
+    def max_delta(self) -> timedelta:
+        """``max_age`` as a timedelta."""
+        match = _DURATION.match(self.max_age)
+        assert match is not None  # the field's pattern guarantees it
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class NullRate(_DatasetRule):
+    """At most the fraction ``max`` (0..1) of the values of ``column`` are null."""
+
+    rule: Literal["null_rate"]
+    column: str
+    max: float = Field(ge=0, le=1)
+
+    def label(self) -> str:
+        return f"null_rate({self.column} <= {self.max})"
+
+
+Rule = Annotated[
+    NotNull | AllowedValues | Range | Unique | RowCount | Freshness | NullRate,
+    Field(discriminator="rule"),
+]
+_RULES = TypeAdapter(list[Rule])
+_drop_sink: DropSink | None = None
+
+
+def set_drop_sink(sink: DropSink | None) -> None:
+    """Where dropped rows go: ``sink(rows, dataset, reason)`` (the runtime's dead-letter queue)."""
+    global _drop_sink  # noqa: PLW0603 - installed once per run by the runtime
+    _drop_sink = sink
+
+
+def parse_rules(rules: list[dict[str, Any]], dataset: str) -> list[Rule]:
+    """Validate rule declarations.
+
+    Raises:
+        DataValidationError: naming the dataset, the rule's position and the problem.
+    """
+    try:
+        return _RULES.validate_python(rules)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"rules[{'.'.join(str(p) for p in err['loc'])}]: {err['msg']}" for err in exc.errors()
+        )
+        raise DataValidationError(
+            f"Quality rules of dataset '{dataset}' are invalid: {problems}. Rules: not_null, "
+            "unique, allowed_values, range, row_count, freshness, null_rate; severities: warn, "
+            "drop, fail.",
+            dataset_name=dataset,
+        ) from exc
+
+
+class RuleResult(BaseModel):
+    """The outcome of one rule on one dataset."""
+
+    rule: str
+    severity: Severity
+    passed: bool
+    failing: int = 0
+    detail: str = ""
+    column: str | None = None
+    examples: list[Any] = Field(default_factory=list)
+
+
+class QualityRules:
+    """A Kedro validator (``validator: {class: spark_etl.contracts.quality.QualityRules}``).
+
+    Args:
+        rules: the rule declarations (see the module docstring).
+        dataset: the catalog name, for messages and log events.
+    """
+
+    def __init__(self, rules: list[dict[str, Any]], dataset: str = "<dataset>") -> None:
+        self.dataset = dataset
+        self.rules = parse_rules(rules, dataset)
+
+    def validate(self, data: DataFrame) -> DataFrame:
+        """Run every rule in one pass; return the data, minus the rows a ``drop`` rule removed.
+
+        Raises:
+            DataValidationError: when a ``fail`` rule fails.
+        """
+        self._check_columns(data)
+        if data.isStreaming:
+            return self._drop(data, [r for r in self._row_rules() if r.severity == "drop"])
+        results = evaluate(data, self.rules)
+        for result in results:
+            _log(self.dataset, result)
+        failed = [r for r in results if not r.passed and r.severity == "fail"]
+        if failed:
+            raise _failure(self.dataset, failed)
+        failing = {r.rule for r in results if not r.passed and r.severity == "drop"}
+        return self._drop(data, [r for r in self._row_rules() if r.label() in failing])
+
+    def _row_rules(self) -> list[_RowRule]:
+        return [r for r in self.rules if isinstance(r, _RowRule)]
+
+    def _check_columns(self, data: DataFrame) -> None:
+        have = set(data.columns)
+        for rule in self.rules:
+            missing = [c for c in _rule_columns(rule) if c not in have]
+            if missing:
+                raise DataValidationError(
+                    f"Quality rule {rule.label()} of dataset '{self.dataset}' names column(s) "
+                    f"{missing} that the data lacks (it has: {sorted(have)}).",
+                    dataset_name=self.dataset,
+                )
+
+    def _drop(self, data: DataFrame, rules: list[_RowRule]) -> DataFrame:
+        if not rules:
+            return data
+        bad = _any([r.violation() for r in rules])
+        if _drop_sink is not None:
+            reason = "quality: " + ", ".join(r.label() for r in rules)
+            _drop_sink(data.filter(bad), self.dataset, reason)
+        return data.filter(~bad)
+
+
+def _rule_columns(rule: Rule) -> list[str]:
+    if isinstance(rule, _RowRule):
+        return rule.columns()
+    if isinstance(rule, Unique):
+        return rule.columns
+    return [rule.column] if isinstance(rule, (Freshness, NullRate)) else []
+
+
+def evaluate(data: DataFrame, rules: list[Rule]) -> list[RuleResult]:
+    """Every rule's outcome, from one aggregation job (plus a small one per failed row rule)."""
+    aggs = [F.count(F.lit(1)).alias("_rows")]
+    for i, rule in enumerate(rules):
+        aggs.append(_aggregate(rule).alias(f"r{i}"))
+    row = data.agg(*aggs).first()
+    assert row is not None  # a global aggregation yields one row
+    total = int(row["_rows"])
+    return [_result(data, rule, row[f"r{i}"], total) for i, rule in enumerate(rules)]
+
+
+def _aggregate(rule: Rule) -> Column:
+    if isinstance(rule, _RowRule):
+        return F.sum(F.when(rule.violation(), 1).otherwise(0))
+    if isinstance(rule, Unique):
+        return F.count(F.lit(1)) - F.count_distinct(F.struct(*rule.columns))
+    if isinstance(rule, Freshness):
+        return F.unix_timestamp(F.current_timestamp()) - F.unix_timestamp(F.max(rule.column))
+    if isinstance(rule, NullRate):
+        return F.sum(F.when(F.col(rule.column).isNull(), 1).otherwise(0))
+    return F.lit(0)  # row_count reads the total
+
+
+def _result(data: DataFrame, rule: Rule, value: Any, total: int) -> RuleResult:
+    if isinstance(rule, _RowRule):
+        failing = int(value or 0)
+        return _outcome(
+            rule,
+            failing == 0,
+            failing,
+            f"{failing} of {total} rows",
+            column=rule.columns()[0],
+            examples=_examples(data, rule) if failing else [],
+        )
+    if isinstance(rule, Unique):
+        dupes = int(value or 0)
+        return _outcome(rule, dupes == 0, dupes, f"{dupes} duplicate row(s) on {rule.columns}")
+    if isinstance(rule, RowCount):
+        ok = (rule.min is None or total >= rule.min) and (rule.max is None or total <= rule.max)
+        return _outcome(rule, ok, 0 if ok else 1, f"{total} rows")
+    if isinstance(rule, Freshness):
+        ok = value is not None and value <= rule.max_delta().total_seconds()
+        age = "no values" if value is None else f"newest is {timedelta(seconds=int(value))} old"
+        return _outcome(
+            rule, ok, 0 if ok else 1, f"{age}; allowed {rule.max_age}", column=rule.column
+        )
+    assert isinstance(rule, NullRate)
+    nulls = int(value or 0)
+    rate = nulls / total if total else 0.0
+    return _outcome(
+        rule,
+        rate <= rule.max,
+        0 if rate <= rule.max else nulls,
+        f"null rate {rate:.3f} ({nulls} of {total})",
+        column=rule.column,
+    )
+
+
+def _outcome(
+    rule: Rule,
+    passed: bool,
+    failing: int,
+    detail: str,
+    *,
+    column: str | None = None,
+    examples: list[Any] | None = None,
+) -> RuleResult:
+    return RuleResult(
+        rule=rule.label(),
+        severity=rule.severity,
+        passed=passed,
+        failing=failing,
+        detail=detail,
+        column=column,
+        examples=examples or [],
+    )
+
+
+def _examples(data: DataFrame, rule: _RowRule) -> list[Any]:
+    rows = data.filter(rule.violation()).select(*rule.columns()).limit(_EXAMPLES).collect()
+    return [row[0] if len(row) == 1 else tuple(row) for row in rows]
+
+
+def _any(conditions: list[Column]) -> Column:
+    combined = conditions[0]
+    for cond in conditions[1:]:
+        combined = combined | cond
+    return F.coalesce(combined, F.lit(False))
+
+
+def _log(dataset: str, result: RuleResult) -> None:
+    level = logging.INFO if result.passed else logging.WARNING
+    logger.log(
+        level,
+        "Quality rule %s on %s: %s (%s)",
+        result.rule,
+        dataset,
+        "passed" if result.passed else "failed",
+        result.detail,
+        extra={
+            "event": "quality_check",
+            "dataset": dataset,
+            **result.model_dump(),
+            "checked_at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def _failure(dataset: str, failed: list[RuleResult]) -> DataValidationError:
+    lines = [f"Dataset '{dataset}' failed {len(failed)} quality rule(s) of severity 'fail':"]
+    lines += [
+        f"  - {r.rule}: {r.detail}" + (f"; e.g. {r.examples}" if r.examples else "") for r in failed
+    ]
+    lines.append("Nothing was written. Fix the data, or relax the rule in conf/.")
+    failures = [
+        CheckFailure(
+            message=r.detail,
+            check=f"{r.rule}: {r.detail}",
+            column=r.column,
+            failure_count=max(r.failing, 1),
+            failure_examples=r.examples,
+        )
+        for r in failed
+    ]
+    return DataValidationError("\n".join(lines), dataset_name=dataset, failures=failures)
