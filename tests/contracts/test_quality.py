@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from kedro.io import DataCatalog
 from kedro.validation.exceptions import DataValidationError
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl.contracts import quality
+from spark_etl.contracts import deadletter, default_registry, validate
 from spark_etl.contracts.quality import QualityRules, parse_rules
 
 DDL = "id string, kind string, amount double, ts timestamp"
@@ -95,10 +96,8 @@ def test_fail_severity_halts_with_counts_and_examples(spark: SparkSession) -> No
 def test_drop_severity_removes_rows_and_hands_them_to_the_sink(
     spark: SparkSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    dropped: list[tuple[list[str], str, str]] = []
-    quality.set_drop_sink(
-        lambda rows, ds, why: dropped.append((sorted(r.id for r in rows.collect()), ds, why))
-    )
+    letters: list[DataFrame] = []
+    deadletter.install(letters.append, pipeline="p1", run_id="r1")
     try:
         catalog = catalog_with(
             [
@@ -115,9 +114,16 @@ def test_drop_severity_removes_rows_and_hands_them_to_the_sink(
         with caplog.at_level(logging.INFO):
             catalog.save("events", frame(spark))
     finally:
-        quality.set_drop_sink(None)
+        deadletter.uninstall()
     assert sorted(r.id for r in catalog.load("events").collect()) == ["a", "b"]
-    assert dropped == [(["c", "d"], "events", "quality: allowed_values(kind), not_null(kind)")]
+    (dropped,) = letters
+    rows = sorted(dropped.collect(), key=lambda r: r.payload)
+    assert [json.loads(r.payload)["id"] for r in rows] == ["c", "d"]
+    assert {(r.error, r.stage, r.pipeline, r.dataset, r.run_id) for r in rows} == {
+        ("quality: allowed_values(kind), not_null(kind)", "quality", "p1", "events", "r1")
+    }
+    contract = default_registry().get("dead_letter")
+    validate(dropped, contract, "dead letters")  # shaped as schemas/dead_letter.avsc
     logged = events(caplog)
     assert logged["allowed_values(kind)"].failing == 1  # type: ignore[attr-defined]
     warn = logged["null_rate(amount <= 0.1)"]
@@ -205,3 +211,16 @@ def test_streaming_frames_get_drop_rules_only(spark: SparkSession, tmp_path: Any
     )
     query.awaitTermination(60)
     assert sorted(r.id for r in spark.table("quality_stream").collect()) == ["a", "b", "d"]
+
+
+def test_drops_without_a_sink_are_counted_in_the_log(
+    spark: SparkSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = QualityRules(
+        [{"rule": "range", "column": "amount", "min": 0, "severity": "drop"}], dataset="events"
+    )
+    with caplog.at_level(logging.WARNING):
+        kept = rules.validate(frame(spark))
+    assert kept.count() == 3
+    (event,) = [r for r in caplog.records if getattr(r, "event", "") == "dead_letter"]
+    assert event.records == 1 and event.stage == "quality"  # type: ignore[attr-defined]

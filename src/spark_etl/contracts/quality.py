@@ -20,16 +20,15 @@ Declared per dataset in ``conf/`` with Kedro's ``validator:`` key::
             - {rule: null_rate, column: amount, max: 0.95, severity: warn}
 
 Severities: ``warn`` logs and goes on; ``drop`` removes the failing rows (row rules only), counts
-them and hands them to the dead-letter sink when the runtime installed one; ``fail`` halts the run
-with Kedro's ``DataValidationError`` (terminal: never retried). Every rule logs one structured
-``quality_check`` event with its outcome.
+them and sends them to the run's dead-letter queue (``spark_etl.contracts.deadletter``); ``fail``
+halts the run with Kedro's ``DataValidationError`` (terminal: never retried). Every rule logs one
+structured ``quality_check`` event with its outcome.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -38,10 +37,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_etl.contracts import deadletter
+
 logger = logging.getLogger(__name__)
 
 Severity = Literal["warn", "drop", "fail"]
-DropSink = Callable[[DataFrame, str, str], None]
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _EXAMPLES = 5
@@ -196,13 +196,6 @@ Rule = Annotated[
     Field(discriminator="rule"),
 ]
 _RULES = TypeAdapter(list[Rule])
-_drop_sink: DropSink | None = None
-
-
-def set_drop_sink(sink: DropSink | None) -> None:
-    """Where dropped rows go: ``sink(rows, dataset, reason)`` (the runtime's dead-letter queue)."""
-    global _drop_sink  # noqa: PLW0603 - installed once per run by the runtime
-    _drop_sink = sink
 
 
 def parse_rules(rules: list[dict[str, Any]], dataset: str) -> list[Rule]:
@@ -285,9 +278,15 @@ class QualityRules:
         if not rules:
             return data
         bad = _any([r.violation() for r in rules])
-        if _drop_sink is not None:
-            reason = "quality: " + ", ".join(r.label() for r in rules)
-            _drop_sink(data.filter(bad), self.dataset, reason)
+        dropped = data.filter(bad)
+        reason = "quality: " + ", ".join(r.label() for r in rules)
+        deadletter.send(
+            dropped,
+            payload=deadletter.row_payload(dropped),
+            error=reason,
+            stage="quality",
+            dataset=self.dataset,
+        )
         return data.filter(~bad)
 
 
