@@ -201,7 +201,11 @@ def test_partitioned_read_and_query(spark: SparkSession, db: Database, unique_na
     )
     df = parallel.load()
     assert df.rdd.getNumPartitions() == 4
-    assert df.filter("qty >= 90").count() == 10
+    filtered = df.filter("qty >= 90")
+    assert filtered.count() == 10
+    # the filter runs in the database: Spark's JDBC scan lists it as pushed down
+    plan = filtered._jdf.queryExecution().executedPlan().toString()
+    assert "PushedFilters: [*IsNotNull(qty), *GreaterThanOrEqual(qty,90)]" in plan
     query = JDBCDataset(
         url=db.url,
         query=f"SELECT id, qty FROM {unique_name} WHERE qty < 3",

@@ -51,6 +51,11 @@ class Contract:
                 found[f["name"]] = list(member["symbols"])
         return found
 
+    @property
+    def avro_field_names(self) -> list[str]:
+        """The top-level field names, in order."""
+        return [f["name"] for f in self.avro["fields"]]
+
     @cached_property
     def required(self) -> list[str]:
         """Top-level fields that may not be null."""

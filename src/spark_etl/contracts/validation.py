@@ -198,6 +198,7 @@ def validate(
     *,
     pipeline: str | None = None,
     check_values: bool = True,
+    ignore: tuple[str, ...] = (),
 ) -> None:
     """Check ``df`` against ``contract``; raise if it does not meet it.
 
@@ -207,10 +208,13 @@ def validate(
         dataset: the catalog name, for the message.
         pipeline: the running pipeline, for the message and the log event.
         check_values: set ``False`` to check the structure only.
+        ignore: columns the source adds besides the contract's fields (Kafka metadata).
 
     Raises:
         ContractViolationError: naming the dataset, schema, fields and offending records.
     """
+    if ignore:
+        df = df.drop(*ignore)
     issues = structure_issues(df.schema, contract.spark_schema)
     rows = 0
     sample: list[dict[str, Any]] = []

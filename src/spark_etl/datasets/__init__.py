@@ -2,6 +2,7 @@
 
 from spark_etl.datasets.base import EtlDataset, WriteMode
 from spark_etl.datasets.jdbc import JDBCDataset
+from spark_etl.datasets.kafka import KafkaDataset
 from spark_etl.datasets.s3 import S3Dataset
 
-__all__ = ["EtlDataset", "JDBCDataset", "S3Dataset", "WriteMode"]
+__all__ = ["EtlDataset", "JDBCDataset", "KafkaDataset", "S3Dataset", "WriteMode"]

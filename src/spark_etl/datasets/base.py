@@ -31,6 +31,9 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
     """
 
     SUPPORTED_WRITE_MODES: ClassVar[frozenset[str]] = frozenset(WRITE_MODES)
+    #: Columns a load adds besides the contract's fields (source metadata); contract checks
+    #: ignore them.
+    system_columns: ClassVar[tuple[str, ...]] = ()
     DEFAULT_LOAD_ARGS: ClassVar[dict[str, Any]] = {}
     DEFAULT_SAVE_ARGS: ClassVar[dict[str, Any]] = {}
 
@@ -124,3 +127,8 @@ def check_identifier(name: str, what: str = "identifier") -> str:
 def redact(values: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``values`` with every secret-looking key's value masked (for ``_describe``)."""
     return {k: ("***" if _SECRET_KEY.search(str(k)) else v) for k, v in values.items()}
+
+
+def stringify_options(options: dict[str, Any]) -> dict[str, str]:
+    """Reader/writer options as Spark wants them: strings, booleans in lower case."""
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in options.items()}

@@ -13,6 +13,7 @@ __all__ = [
     "AuthenticationError",
     "DatasetConfigError",
     "SourceUnavailableError",
+    "UndecodableRecordsError",
     "UnsafeIdentifierError",
     "WriteRejectedError",
 ]
@@ -29,3 +30,7 @@ class UnsafeIdentifierError(DatasetConfigError):
 class WriteRejectedError(TerminalError):
     """The sink refused the batch as a whole (a constraint violation, duplicate keys); nothing was
     written."""
+
+
+class UndecodableRecordsError(TerminalError):
+    """Source records the contract cannot decode (with ``on_decode_error: fail``)."""

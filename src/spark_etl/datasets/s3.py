@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -9,7 +10,7 @@ from pyspark.sql import DataFrame
 
 from spark_etl.contracts import conform
 from spark_etl.datasets._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
-from spark_etl.datasets.base import EtlDataset
+from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
     DatasetConfigError,
@@ -17,6 +18,8 @@ from spark_etl.datasets.exceptions import (
 )
 
 FORMATS = ("avro", "parquet", "csv", "json")
+COMMITTERS = ("magic", "directory", "partitioned", "file")
+_S3A_COMMITTER_FACTORY = "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory"
 _CONNECT_ERRORS = (
     "ConnectException",
     "SocketTimeoutException",
@@ -69,6 +72,7 @@ class S3Dataset(EtlDataset):
         save_args: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         s3a_options: dict[str, Any] | None = None,
+        committer: str = "magic",
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Configure the dataset; nothing is read or written until ``load``/``save``.
@@ -86,6 +90,8 @@ class S3Dataset(EtlDataset):
                 ``path_style_access``.
             s3a_options: extra s3a settings for this bucket only, without the ``fs.s3a.``
                 prefix, e.g. ``{"retry.limit": 2, "connection.timeout": "5s"}``.
+            committer: the S3A committer of writes to s3a: ``magic`` (default), ``directory``,
+                ``partitioned``, or ``file`` (Hadoop's classic, rename-based one).
             metadata: free-form; ``schema`` names the Avro contract the data must meet.
         """
         super().__init__(
@@ -99,6 +105,12 @@ class S3Dataset(EtlDataset):
         self._path = _normalise(path)
         self._format = file_format
         self._partition_by = partition_by or []
+        if committer not in COMMITTERS:
+            raise DatasetConfigError(
+                f"S3Dataset '{path}': unknown committer '{committer}'; use one of "
+                f"{', '.join(COMMITTERS)}."
+            )
+        self._committer = committer
         self._credentials = dict(credentials or {})
         self._s3a_options = {k.removeprefix("fs.s3a."): v for k, v in (s3a_options or {}).items()}
         if self._format == "avro":
@@ -123,7 +135,7 @@ class S3Dataset(EtlDataset):
         self._configure_bucket()
         args = dict(self._load_args)
         schema = args.pop("schema", None)
-        reader = spark.read.format(self._format).options(**_stringify(args))
+        reader = spark.read.format(self._format).options(**stringify_options(args))
         if schema is not None:
             reader = reader.schema(schema)
         with self._translated_errors("read"):
@@ -139,13 +151,37 @@ class S3Dataset(EtlDataset):
             data = conform(data, contract)
             args.setdefault("avroSchema", contract.avro_json)
         overwrite_mode = args.pop("partitionOverwriteMode", None)
-        writer = data.write.format(self._format).mode(self._write_mode).options(**_stringify(args))
+        writer = (
+            data.write.format(self._format)
+            .mode(self._write_mode)
+            .options(**stringify_options(args))
+        )
         if overwrite_mode is not None:
             writer = writer.option("partitionOverwriteMode", overwrite_mode)
+        writer = writer.options(**self._committer_options(overwrite_mode))
         if self._partition_by:
             writer = writer.partitionBy(*self._partition_by)
         with self._translated_errors("write"):
             writer.save(self._path)
+
+    def _committer_options(self, overwrite_mode: str | None) -> dict[str, str]:
+        """Per-write Hadoop settings that pick an S3A committer that never renames.
+
+        The S3A committers upload files as multipart uploads completed only at job commit, so
+        readers never see a partial write and nothing relies on S3's slow, non-atomic "rename".
+        Parquet (whose writer insists on its own committer) and dynamic partition overwrite
+        (which Spark implements with renames of a staging folder) keep Hadoop's classic
+        committer: see the README's S3 section.
+        """
+        if self.bucket is None or self._committer == "file":
+            return {}
+        if self._format == "parquet" or overwrite_mode == "dynamic":
+            return {}
+        return {
+            "mapreduce.outputcommitter.factory.scheme.s3a": _S3A_COMMITTER_FACTORY,
+            "fs.s3a.committer.name": self._committer,
+            "fs.s3a.committer.staging.tmp.path": f"file://{tempfile.gettempdir()}/spark-etl-s3a",
+        }
 
     def _exists(self) -> bool:
         self._configure_bucket()
@@ -230,7 +266,3 @@ def _normalise(path: str) -> str:
     if path.startswith("s3://"):
         return "s3a://" + path[len("s3://") :]
     return path
-
-
-def _stringify(options: dict[str, Any]) -> dict[str, str]:
-    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in options.items()}

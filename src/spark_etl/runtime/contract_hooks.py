@@ -8,6 +8,7 @@ this run has just saved (and so checked) is not checked again when the next node
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
@@ -29,12 +30,27 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def schema_of(catalog: DataCatalog, name: str) -> tuple[str | None, bool]:
-    """The schema a catalog entry names in its metadata, and whether its values are checked."""
+@dataclass(frozen=True)
+class ContractRef:
+    """What a catalog entry says about its contract."""
+
+    schema: str
+    check_values: bool = True
+    ignore: tuple[str, ...] = ()
+
+
+def contract_of(catalog: DataCatalog, name: str) -> ContractRef | None:
+    """The contract a catalog entry names in ``metadata.schema``, if any."""
     dataset = catalog.get(name) if name in catalog else None
     metadata = getattr(dataset, "metadata", None) or {}
     schema = metadata.get("schema") if isinstance(metadata, dict) else None
-    return schema, bool(metadata.get("check_values", True)) if schema else True
+    if schema is None:
+        return None
+    return ContractRef(
+        schema=schema,
+        check_values=bool(metadata.get("check_values", True)),
+        ignore=tuple(getattr(dataset, "system_columns", ())),
+    )
 
 
 class ContractHooks:
@@ -58,10 +74,10 @@ class ContractHooks:
         self._catalog = catalog
         self._checked.clear()
         for name in catalog:
-            schema, _ = schema_of(catalog, name)
-            if schema is not None:
+            ref = contract_of(catalog, name)
+            if ref is not None:
                 try:
-                    self._require_registry().get(schema)
+                    self._require_registry().get(ref.schema)
                 except UnknownSchemaError as exc:
                     raise UnknownSchemaError(f"Dataset '{name}': {exc}") from exc
 
@@ -86,19 +102,26 @@ class ContractHooks:
     def _check(self, name: str, data: Any) -> None:
         if self._catalog is None or not isinstance(data, DataFrame):
             return
-        schema, check_values = schema_of(self._catalog, name)
-        if schema is None:
+        ref = contract_of(self._catalog, name)
+        if ref is None:
             return
-        contract = self._require_registry().get(schema)
-        validate(data, contract, name, pipeline=self._pipeline, check_values=check_values)
+        contract = self._require_registry().get(ref.schema)
+        validate(
+            data,
+            contract,
+            name,
+            pipeline=self._pipeline,
+            check_values=ref.check_values,
+            ignore=ref.ignore,
+        )
         logger.info(
             "Dataset %s meets contract %s",
             name,
-            schema,
+            ref.schema,
             extra={
                 "event": "contract_check",
                 "dataset": name,
-                "schema": schema,
+                "schema": ref.schema,
                 "pipeline": self._pipeline,
                 "passed": True,
             },

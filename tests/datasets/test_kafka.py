@@ -1,0 +1,262 @@
+"""KafkaDataset against the real local KRaft broker: Avro values, offsets, keys, dead letters."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import pytest
+from kedro.io import DatasetError
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_etl.contracts import deadletter, default_registry, validate
+from spark_etl.datasets import KafkaDataset
+from spark_etl.datasets.exceptions import (
+    DatasetConfigError,
+    SourceUnavailableError,
+    UndecodableRecordsError,
+)
+
+pytestmark = pytest.mark.integration
+
+EVENT = {"schema": "user_event"}
+T0 = datetime(2026, 1, 1, 12, 0)
+
+
+@pytest.fixture
+def bootstrap(services: dict[str, str]) -> str:
+    return services["SPARK_ETL_KAFKA_BOOTSTRAP"]
+
+
+def events(spark: SparkSession, n: int, start: int = 0) -> DataFrame:
+    contract = default_registry().get("user_event")
+    rows = [
+        (
+            f"e{i}",
+            f"u{i % 3}",
+            "click" if i % 2 else "purchase",
+            T0,
+            {"i": str(i)},
+            float(i) if i % 2 == 0 else None,
+        )
+        for i in range(start, start + n)
+    ]
+    return spark.createDataFrame(rows, contract.spark_schema)
+
+
+def dataset(bootstrap: str, topic: str, **kwargs: Any) -> KafkaDataset:
+    return KafkaDataset(bootstrap_servers=bootstrap, topic=topic, metadata=EVENT, **kwargs)
+
+
+def write_raw(spark: SparkSession, bootstrap: str, topic: str, values: list[bytes]) -> None:
+    (
+        spark.createDataFrame([(v,) for v in values], "value binary")
+        .write.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("topic", topic)
+        .save()
+    )
+
+
+def fields(df: DataFrame) -> list[tuple[Any, ...]]:
+    cols = default_registry().get("user_event").spark_schema.fieldNames()
+    return sorted(tuple(r) for r in df.select(*cols).collect())
+
+
+def test_avro_round_trip_with_keys_and_offsets(
+    spark: SparkSession, bootstrap: str, unique_name: str
+) -> None:
+    ds = dataset(bootstrap, unique_name, key_column="event_id")
+    ds.save(events(spark, 20))
+    back = ds.load()
+    assert fields(back) == fields(events(spark, 20))
+    meta = back.select("kafka_key", "kafka_topic", "kafka_partition", "kafka_offset").collect()
+    assert sorted(r.kafka_offset for r in meta) == list(range(20))
+    assert {r.kafka_topic for r in meta} == {unique_name}
+    assert sorted(r.kafka_key for r in meta) == sorted(f"e{i}" for i in range(20))
+    # the contract check looks past the Kafka metadata columns
+    validate(
+        back, default_registry().get("user_event"), "events", ignore=KafkaDataset.system_columns
+    )
+    assert ds.exists()
+
+
+def test_explicit_offset_range(spark: SparkSession, bootstrap: str, unique_name: str) -> None:
+    dataset(bootstrap, unique_name).save(events(spark, 10))
+    ranged = dataset(
+        bootstrap,
+        unique_name,
+        starting_offsets={unique_name: {"0": 2}},
+        ending_offsets={unique_name: {"0": 5}},
+    )
+    assert sorted(r.kafka_offset for r in ranged.load().collect()) == [2, 3, 4]
+
+
+def test_timestamp_range(spark: SparkSession, bootstrap: str, unique_name: str) -> None:
+    dataset(bootstrap, unique_name).save(events(spark, 3))
+    time.sleep(1.5)
+    cut = int(time.time() * 1000)
+    time.sleep(0.5)
+    dataset(bootstrap, unique_name).save(events(spark, 4, start=100))
+    later = dataset(bootstrap, unique_name, starting_timestamp=cut)
+    assert sorted(r.event_id for r in later.load().collect()) == [f"e{i}" for i in range(100, 104)]
+    iso = datetime.fromtimestamp(cut / 1000).isoformat()
+    earlier = dataset(bootstrap, unique_name, ending_timestamp=iso)
+    assert sorted(r.event_id for r in earlier.load().collect()) == ["e0", "e1", "e2"]
+
+
+def test_corrupt_values_go_to_dead_letters_not_crash(
+    spark: SparkSession, bootstrap: str, unique_name: str
+) -> None:
+    ds = dataset(bootstrap, unique_name)
+    ds.save(events(spark, 5))
+    write_raw(spark, bootstrap, unique_name, [b"garbage", b"\x02"])
+    ds.save(events(spark, 2, start=50))
+    letters: list[DataFrame] = []
+    deadletter.install(letters.append, pipeline="p", run_id="r")
+    try:
+        loaded = ds.load()
+        assert sorted(r.event_id for r in loaded.collect()) == [
+            "e0",
+            "e1",
+            "e2",
+            "e3",
+            "e4",
+            "e50",
+            "e51",
+        ]
+    finally:
+        deadletter.uninstall()
+    (dead,) = letters
+    rows = dead.collect()
+    errors = {bytes(r.payload): r.error for r in rows}
+    assert set(errors) == {b"garbage", b"\x02"}  # the raw bytes, kept
+    prefix = f"undecodable avro value (plain wire format) at topic {unique_name} partition 0 "
+    assert sorted(errors.values()) == [prefix + "offset 5", prefix + "offset 6"]
+    assert {(r.stage, r.dataset, r.pipeline) for r in rows} == {
+        ("extract", f"kafka:{unique_name}", "p")
+    }
+    validate(dead, default_registry().get("dead_letter"), "dead letters")
+
+
+def test_corrupt_values_can_halt_instead(
+    spark: SparkSession, bootstrap: str, unique_name: str
+) -> None:
+    dataset(bootstrap, unique_name).save(events(spark, 2))
+    write_raw(spark, bootstrap, unique_name, [b"garbage"])
+    strict = dataset(bootstrap, unique_name, on_decode_error="fail")
+    with pytest.raises(DatasetError) as info:
+        strict.load()
+    assert isinstance(info.value.__cause__, UndecodableRecordsError)
+    assert (
+        f"values at {unique_name}/0@2 cannot be decoded as avro records of contract "
+        "'user_event'" in str(info.value)
+    )
+
+
+def test_confluent_wire_format(spark: SparkSession, bootstrap: str, unique_name: str) -> None:
+    ds = dataset(bootstrap, unique_name, wire_format="confluent", schema_id=7)
+    ds.save(events(spark, 4))
+    assert fields(ds.load()) == fields(events(spark, 4))
+    raw = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", unique_name)
+        .load()
+        .first()
+    )
+    assert raw is not None and bytes(raw.value[:5]) == b"\x00\x00\x00\x00\x07"
+
+    other_id = dataset(
+        bootstrap, unique_name, wire_format="confluent", schema_id=8, on_decode_error="fail"
+    )
+    with pytest.raises(DatasetError, match="confluent wire format"):
+        other_id.load()
+    with pytest.raises(DatasetError, match="needs schema_id"):
+        dataset(bootstrap, unique_name, wire_format="confluent").save(events(spark, 1))
+
+
+def test_json_values(spark: SparkSession, bootstrap: str, unique_name: str) -> None:
+    ds = dataset(bootstrap, unique_name, value_format="json")
+    ds.save(events(spark, 3))
+    assert fields(ds.load()) == fields(events(spark, 3))
+
+
+def test_upsert_keys_and_headers(spark: SparkSession, bootstrap: str, unique_name: str) -> None:
+    single = dataset(
+        bootstrap, unique_name, write_mode="upsert", key_columns=["user_id"], headers_column="hdrs"
+    )
+    data = events(spark, 3).withColumn(
+        "hdrs",
+        F.array(
+            F.struct(F.lit("source").alias("key"), F.lit("test").cast("binary").alias("value"))
+        ),
+    )
+    single.save(data)
+    back = single.load().collect()
+    assert sorted(r.kafka_key for r in back) == ["u0", "u1", "u2"]
+    assert {(h.key, bytes(h.value)) for r in back for h in r.kafka_headers} == {("source", b"test")}
+
+    pair = dataset(
+        bootstrap, unique_name + "_pair", write_mode="upsert", key_columns=["user_id", "event_type"]
+    )
+    pair.save(events(spark, 1))
+    assert pair.load().first().kafka_key == '{"user_id":"u0","event_type":"purchase"}'
+
+
+def test_missing_topic_is_named(spark: SparkSession, bootstrap: str, unique_name: str) -> None:
+    ds = dataset(bootstrap, unique_name + "_absent")
+    with pytest.raises(DatasetError, match=rf"topic\(s\) \['{unique_name}_absent'\] do not exist"):
+        ds.load()
+    assert not ds.exists()
+
+
+def test_broker_down_is_transient_and_named(spark: SparkSession) -> None:
+    ds = KafkaDataset(
+        bootstrap_servers="127.0.0.1:1",
+        topic="t",
+        metadata=EVENT,
+        load_args={"kafka.default.api.timeout.ms": 3000, "kafka.request.timeout.ms": 2000},
+    )
+    with pytest.raises(DatasetError, match=r"Kafka at 127\.0\.0\.1:1 is not reachable") as info:
+        ds.load()
+    assert isinstance(info.value.__cause__, SourceUnavailableError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"topic": "t", "write_mode": "overwrite"}, "KafkaDataset cannot 'overwrite': a topic is"),
+        ({"topic": "t", "metadata": {}}, "name the contract of the values in metadata.schema"),
+        ({"metadata": EVENT}, "give either 'topic' or 'topic_pattern'"),
+        ({"topic": "t", "topic_pattern": "x.*", "metadata": EVENT}, "either 'topic' or"),
+        ({"topic": "t", "value_format": "xml", "metadata": EVENT}, "unknown value_format 'xml'"),
+        (
+            {"topic": "t", "starting_timestamp": "yesterday", "metadata": EVENT},
+            "timestamp 'yesterday' is neither",
+        ),
+        ({"topic": "t", "write_mode": "upsert", "metadata": EVENT}, "upsert' needs key_columns"),
+    ],
+)
+def test_config_errors(kwargs: dict[str, Any], message: str) -> None:
+    kwargs.setdefault("metadata", EVENT)
+    with pytest.raises(DatasetConfigError, match=message):
+        KafkaDataset(bootstrap_servers="127.0.0.1:1", **kwargs)
+
+
+def test_describe_has_no_password() -> None:
+    ds = KafkaDataset(
+        bootstrap_servers="b:9092",
+        topic="t",
+        metadata=EVENT,
+        credentials={
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "username": "u",
+            "password": "hunter2",
+        },
+    )
+    assert "hunter2" not in repr(ds)
+    assert "ScramLoginModule" in ds._security_options()["kafka.sasl.jaas.config"]
