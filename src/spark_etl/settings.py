@@ -10,6 +10,7 @@ from omegaconf.resolvers import oc
 from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.env import load_services_env
 from spark_etl.runtime.hooks import SparkHooks
+from spark_etl.runtime.run_hooks import RunHooks
 
 # Kedro 1.7's own config loader calls OmegaConf's deprecated register_new_resolver on every run;
 # the warning is not actionable in a project, so it is kept out of the run log.
@@ -18,7 +19,7 @@ warnings.filterwarnings("ignore", r"register_new_resolver\(\) is deprecated", Us
 # The local stack's endpoints (written by scripts/services.sh) feed ${oc.env:...} in conf/.
 load_services_env()
 
-HOOKS = (SparkHooks(), ContractHooks())
+HOOKS = (SparkHooks(), RunHooks(), ContractHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
@@ -26,6 +27,7 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     "config_patterns": {
         "spark": ["spark*", "spark*/**"],
+        "runtime": ["runtime*", "runtime*/**"],
     },
     # Endpoints may come from the environment anywhere in conf/; secrets only via credentials.yml.
     "custom_resolvers": {"oc.env": oc.env},

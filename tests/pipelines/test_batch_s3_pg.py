@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -15,6 +19,7 @@ from pyspark.sql import SparkSession
 
 from spark_etl.contracts import ContractViolationError
 from spark_etl.datagen import expected_user_summary, user_events, user_events_csv
+from spark_etl.runtime.runner import RetryingRunner
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +50,33 @@ def raw_events(services: dict[str, str]) -> list[Any]:
     return events
 
 
-def run_pipeline() -> None:
+def run_pipeline(log: io.StringIO | None = None) -> None:
+    """``kedro run --pipeline batch_s3_pg`` in-process, with the project's default runner.
+
+    With ``log``, a console handler like conf/logging.yml's writes the run's log lines there.
+    """
     bootstrap_project(ROOT)
+    handler = logging.StreamHandler(log) if log is not None else None
+    root = logging.getLogger()
     with KedroSession.create(project_path=ROOT) as session:
-        session.run(pipeline_names=["batch_s3_pg"])
+        if handler is not None:
+            root.addHandler(handler)
+        try:
+            session.run(pipeline_names=["batch_s3_pg"], runner=RetryingRunner())
+        finally:
+            if handler is not None:
+                root.removeHandler(handler)
+
+
+def json_events(text: str) -> list[dict[str, Any]]:
+    """The structured log events among captured output lines."""
+    events = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if "event" in record:
+                events.append(record)
+    return events
 
 
 def summary_rows(pg: Any) -> dict[str, tuple[Any, ...]]:
@@ -155,3 +183,106 @@ def test_negative_amounts_are_dropped_not_loaded(
     assert {u: (r[0], round(r[1], 2)) for u, r in rows.items()} == {
         u: (w.total_events, w.total_amount) for u, w in expected.items()
     }
+
+
+def test_dead_letters_reconcile_and_land_in_the_real_sink(
+    spark: SparkSession, pg: Any, services: dict[str, str]
+) -> None:
+    events = list(user_events(400, users=6, seed=6))
+    bad = [e for e in events if e.amount is not None][:2]
+    csv_text = user_events_csv(events)
+    for event in bad:
+        csv_text = csv_text.replace(f",{event.amount:.2f}\n", f",-{event.amount:.2f}\n", 1)
+    s3 = fresh_input(services, csv_text)
+    for obj in s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="dead_letters/").get(
+        "Contents", []
+    ):
+        s3.delete_object(Bucket="spark-etl-lake", Key=obj["Key"])
+
+    log = io.StringIO()
+    run_pipeline(log)
+
+    (end,) = [e for e in json_events(log.getvalue()) if e["event"] == "run_end"]
+    assert end["status"] == "partial"
+    assert end["pipeline"] == "batch_s3_pg"
+    assert end["records_saved"]["user_events"] + end["dead_letters"]["dead_letters"] == len(events)
+    assert end["dead_letters"] == {"dead_letters": 2}
+    letters = spark.read.format("avro").load("s3a://spark-etl-lake/dead_letters/")
+    rows = letters.collect()
+    assert sorted(json.loads(r.payload)["event_id"] for r in rows) == sorted(
+        e.event_id for e in bad
+    )
+    assert {(r.stage, r.pipeline, r.error) for r in rows} == {
+        ("quality", "batch_s3_pg", "quality: range(amount, 0.0..None)")
+    }
+
+
+def test_logs_are_json_with_context_and_carry_no_secret(
+    spark: SparkSession, pg: Any, services: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    fresh_input(services, user_events_csv(list(user_events(100, users=4, seed=8))))
+    log = io.StringIO()
+    run_pipeline(log)
+    captured = capfd.readouterr()
+    output = log.getvalue() + captured.out + captured.err
+    for name in ("SPARK_ETL_PG_PASSWORD", "SPARK_ETL_S3_SECRET_KEY", "SPARK_ETL_MYSQL_PASSWORD"):
+        assert services[name] not in output, f"{name} leaked into the run's output"
+    events = json_events(log.getvalue())
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    assert {"node_end", "dataset_saved", "contract_check", "quality_check"} <= set(kinds)
+    assert all(e["pipeline"] == "batch_s3_pg" and e["run_id"] for e in events)
+    saved = {e["dataset"]: e for e in events if e["event"] == "dataset_saved"}
+    assert saved["user_events"]["records"] == 100
+    assert saved["user_summary"]["write_mode"] == "upsert"
+    assert saved["user_summary"]["node"] == "summarise_users"
+
+
+class StartOnRetry(logging.Handler):
+    """Starts PostgreSQL when the runner announces its first retry, i.e. during the delay."""
+
+    def __init__(self, script: str) -> None:
+        super().__init__()
+        self.script, self.started = script, False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "event", None) == "retry" and not self.started:
+            self.started = True
+            subprocess.run(["bash", self.script, "up", "postgres"], check=True, capture_output=True)
+
+
+@pytest.mark.slow
+def test_postgres_restarting_during_the_retry_delay_is_survived(
+    spark: SparkSession, services: dict[str, str]
+) -> None:
+    """A real transient failure: PostgreSQL is down when the load starts, and is started again
+    during the real 5-second retry delay; the run resumes from the failed node and succeeds."""
+    events = list(user_events(300, users=7, seed=9))
+    fresh_input(services, user_events_csv(events))
+    script = str(ROOT / "scripts" / "services.sh")
+    subprocess.run(["bash", script, "down", "postgres"], check=True, capture_output=True)
+    starter = StartOnRetry(script)
+    runner_log = logging.getLogger("spark_etl.runtime.runner")
+    runner_log.addHandler(starter)
+    log = io.StringIO()
+    try:
+        run_pipeline(log)
+    finally:
+        runner_log.removeHandler(starter)
+        subprocess.run(["bash", script, "up", "postgres"], check=True, capture_output=True)
+    out = json_events(log.getvalue())
+    (retried,) = [e for e in out if e["event"] == "retry"]
+    assert retried["attempt"] == 1 and retried["attempts"] == 4 and retried["delay_s"] == 5.0
+    assert retried["resume_nodes"] == ["summarise_users"]  # user_events is persisted on S3
+    assert "postgresql at 127.0.0.1" in retried["error"] and "is not reachable" in retried["error"]
+    assert [e["status"] for e in out if e["event"] == "run_end"] == ["success"]
+    with psycopg.connect(
+        host=services["SPARK_ETL_PG_HOST"],
+        port=services["SPARK_ETL_PG_PORT"],
+        dbname=services["SPARK_ETL_PG_DB"],
+        user=services["SPARK_ETL_PG_USER"],
+        password=services["SPARK_ETL_PG_PASSWORD"],
+    ) as conn:
+        rows = conn.execute("SELECT user_id, total_events FROM user_summary").fetchall()
+    expected = expected_user_summary(events)
+    assert dict(rows) == {u: w.total_events for u, w in expected.items()}

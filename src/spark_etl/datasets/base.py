@@ -8,10 +8,14 @@ mode; a streaming one is the streaming issue's business (``foreachBatch`` over `
 from __future__ import annotations
 
 import re
+import time
+import uuid
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
 from kedro.io import AbstractDataset
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 
 from spark_etl.contracts import Contract, default_registry
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
@@ -56,6 +60,7 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
         self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
         self.metadata = metadata
+        self.last_save: SaveMetrics | None = None
 
     @property
     def write_mode(self) -> str:
@@ -82,8 +87,19 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         return default_registry().get(name) if name else None
 
     def save(self, data: DataFrame) -> None:
-        """Write ``data`` with the configured write mode (Kedro wraps this to name the dataset)."""
-        self._save_batch(data)
+        """Write ``data`` with the configured write mode (Kedro wraps this to name the dataset).
+
+        The rows written are counted while they are written (a Spark ``Observation``: no extra
+        job) and kept in :attr:`last_save` for the metrics hook.
+        """
+        started = time.perf_counter()
+        observation = Observation(f"spark_etl_save_{uuid.uuid4().hex}")
+        self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
+        self.last_save = SaveMetrics(
+            records=_observed_rows(observation),
+            duration_s=round(time.perf_counter() - started, 3),
+            write_mode=self._write_mode,
+        )
 
     def _save_batch(self, data: DataFrame) -> None:
         raise NotImplementedError
@@ -107,6 +123,23 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
                 "spark_etl.runtime.spark.get_spark() first."
             )
         return spark
+
+
+@dataclass(frozen=True)
+class SaveMetrics:
+    """What the last ``save`` wrote."""
+
+    records: int | None
+    duration_s: float
+    write_mode: str
+
+
+def _observed_rows(observation: Observation) -> int | None:
+    """The rows counted by ``observation``, or ``None`` if no job ran over the observed plan."""
+    java = observation._jo
+    if java is None or not java.future().isCompleted():
+        return None
+    return int(observation.get.get("rows", 0))
 
 
 def check_identifier(name: str, what: str = "identifier") -> str:

@@ -19,8 +19,8 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
+from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, sql_state
 from spark_etl.datasets._dialects import TableName, dialect_for
-from spark_etl.datasets._jvm import is_jvm_error, java_error_chain, jvm_of, sql_state
 from spark_etl.datasets.base import EtlDataset, check_identifier
 from spark_etl.datasets.exceptions import (
     AuthenticationError,

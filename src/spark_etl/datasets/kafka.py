@@ -20,8 +20,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro, to_avro
 
+from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of
 from spark_etl.contracts import Contract, conform, deadletter
-from spark_etl.datasets._jvm import is_jvm_error, java_error_chain, jvm_of
 from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame
 
+from spark_etl._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
 from spark_etl.contracts import conform
-from spark_etl.datasets._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
 from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,

@@ -1,0 +1,123 @@
+"""Structured JSON logs with the run's context, and secrets kept out of every record.
+
+Kedro configures the handlers from ``conf/logging.yml`` (standard ``logging`` classes only, as
+Kedro's allowlist of logging modules requires). :func:`install` then adds, on every handler of the
+root logger, the run context (``pipeline``, ``run_id``, ``node``) and the redaction of secrets,
+and gives the console handlers a JSON-lines formatter: one object per event, with the event's
+structured fields. ``SPARK_ETL_LOG_FORMAT=console`` keeps a readable format for humans.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from spark_etl.runtime.context import RunContextFilter
+
+FORMAT_ENV = "SPARK_ETL_LOG_FORMAT"
+_SECRET_ENV = re.compile(r"PASSWORD|SECRET|TOKEN|PASSPHRASE|_KEY$", re.IGNORECASE)
+_SECRET_PAIR = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|secret[_.]?key|token|api[_.]?key|access[_.]?key)"
+    r"(\s*[=:]\s*)(['\"]?)[^\s'\",;&)]+"
+)
+_MIN_SECRET_LENGTH = 4
+#: Extras Kedro adds for its rich console handler; noise in a JSON line.
+_KEDRO_CONSOLE_HINTS = ("rich_format", "markup", "highlighter")
+_secrets: set[str] = set()
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def register_secret(value: Any) -> None:
+    """Never let ``value`` appear in a log record (short values are ignored: too many hits)."""
+    if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
+        _secrets.add(value)
+
+
+def register_secrets_in(config: Any, under_secret_key: bool = False) -> None:
+    """Register every value of a credentials mapping whose key looks secret."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            register_secret_like = under_secret_key or bool(_SECRET_ENV.search(str(key)))
+            register_secrets_in(value, register_secret_like)
+    elif under_secret_key:
+        register_secret(config)
+
+
+def redact(text: str) -> str:
+    """``text`` with known secrets and ``password=...``-style values masked."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return _SECRET_PAIR.sub(r"\1\2\3***", text)
+
+
+class RedactionFilter(logging.Filter):
+    """Masks secrets in the message, the exception text and every string field of a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keeps the record, redacted."""
+        message = record.getMessage()
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+            record.exc_info = None
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD:
+                setattr(record, key, _redact_value(value))
+        return True
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {
+            k: ("***" if _SECRET_ENV.search(str(k)) else _redact_value(v)) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per record: time, level, logger, message and the structured fields."""
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+        json_ensure_ascii=False,
+        reserved_attrs=[*RESERVED_ATTRS, *_KEDRO_CONSOLE_HINTS],
+    )
+
+
+def install(root: logging.Logger | None = None) -> None:
+    """Add context and redaction to every root handler; JSON on the console unless asked not to."""
+    for name, value in os.environ.items():
+        if name.startswith("SPARK_ETL_") and _SECRET_ENV.search(name):
+            register_secret(value)
+    root = root or logging.getLogger()
+    as_json = os.environ.get(FORMAT_ENV, "json").lower() != "console"
+    for handler in root.handlers:
+        _add_filters(handler)
+        if as_json and _is_console(handler):
+            handler.setFormatter(json_formatter())
+
+
+def _add_filters(handler: logging.Handler) -> None:
+    kinds = {type(f) for f in handler.filters}
+    if RunContextFilter not in kinds:
+        handler.addFilter(RunContextFilter())
+    if RedactionFilter not in kinds:
+        handler.addFilter(RedactionFilter())
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    """A plain stream handler (``conf/logging.yml``'s console), not a file or capture one."""
+    return type(handler) is logging.StreamHandler

@@ -1,0 +1,217 @@
+"""The run's structured log: start and end, nodes, dataset saves, dead letters, final status.
+
+Also wires the run's parts that need the Kedro context: the retry settings and the dead-letter
+sink of each pipeline, both from ``conf/<env>/runtime.yml``::
+
+    dead_letter:
+      default: dead_letters            # a catalog dataset with metadata.schema: dead_letter
+      pipelines:
+        batch_kafka_s3: kafka_dead_letters
+
+The run ends with status ``success``, ``partial`` (some records went to the dead-letter queue) or
+``failed``; the ``run_end`` event carries the records each dataset received and the dead letters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
+
+from spark_etl.contracts import deadletter
+from spark_etl.exceptions import ConfigError
+from spark_etl.runtime import context, logs, retry
+from spark_etl.runtime.errors import classify
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline.node import Node
+
+logger = logging.getLogger("spark_etl.metrics")
+
+
+class DeadLetterSettings(BaseModel):
+    """The ``dead_letter`` section of ``runtime.yml``: a catalog dataset per pipeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: str | None = None
+    pipelines: dict[str, str | None] = Field(default_factory=dict)
+
+    def for_pipeline(self, name: str) -> str | None:
+        """The dataset of ``name``'s dead letters, if any."""
+        return self.pipelines.get(name, self.default)
+
+
+def _runtime_config(ctx: KedroContext) -> dict[str, Any]:
+    try:
+        return dict(ctx.config_loader["runtime"] or {})
+    except KeyError:
+        return {}
+
+
+class RunHooks:
+    """Structured events for every run, and the run's retry and dead-letter settings."""
+
+    def __init__(self) -> None:
+        self._catalog: CatalogProtocol | None = None
+        self._dead_letter = DeadLetterSettings()
+        self._started = 0.0
+        self._node_started: dict[str, float] = {}
+        self._saved: Counter[str] = Counter()
+        self._dead: Counter[str] = Counter()
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Set up the logs; read ``runtime.yml`` (a mistake stops the run before Spark starts)."""
+        with contextlib.suppress(KeyError):
+            logs.register_secrets_in(context.config_loader["credentials"], under_secret_key=False)
+        logs.install()
+        raw = _runtime_config(context)
+        retry.configure(retry.parse_retry_settings(raw.get("retry")))
+        try:
+            self._dead_letter = DeadLetterSettings(**(raw.get("dead_letter") or {}))
+        except ValidationError as exc:
+            raise ConfigError(f"Invalid dead_letter settings in runtime.yml: {exc}") from exc
+
+    @hook_impl
+    def after_catalog_created(self, catalog: CatalogProtocol) -> None:
+        """Keep the catalog: the dead-letter sink and the save metrics use it."""
+        self._catalog = catalog
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Start the run's context, install its dead-letter sink, log ``run_start``."""
+        names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
+        pipeline = ",".join(names)
+        context.start_run(pipeline, str(run_params.get("run_id")))
+        self._started = time.perf_counter()
+        self._saved.clear()
+        self._dead.clear()
+        sink_name = self._dead_letter.for_pipeline(pipeline)
+        deadletter.install(
+            self._sink(sink_name) if sink_name else None,
+            pipeline=pipeline,
+            run_id=str(run_params.get("run_id")),
+        )
+        logger.info(
+            "Run of %s started",
+            pipeline,
+            extra={
+                "event": "run_start",
+                "runner": run_params.get("runner"),
+                "env": run_params.get("env"),
+                "dead_letter_sink": sink_name,
+            },
+        )
+
+    def _sink(self, dataset: str) -> deadletter.DeadLetterSink:
+        def write(letters: DataFrame) -> None:
+            assert self._catalog is not None  # after_catalog_created ran before any node
+            observation = Observation(f"dead_letters_{time.monotonic_ns()}")
+            self._catalog.save(dataset, letters.observe(observation, F.count(F.lit(1)).alias("n")))
+            count = int(observation.get.get("n", 0))
+            self._dead[dataset] += count
+            logger.warning(
+                "%d record(s) sent to the dead-letter queue %s",
+                count,
+                dataset,
+                extra={"event": "dead_letter", "records": count, "sink": dataset},
+            )
+
+        return write
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        """Mark the node as running."""
+        context.set_node(node.name)
+        self._node_started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        """Log ``node_end`` with the node's duration (the node stays current while Kedro saves
+        its outputs)."""
+        duration = time.perf_counter() - self._node_started.pop(node.name, time.perf_counter())
+        logger.info(
+            "Node %s finished in %.2f s",
+            node.name,
+            duration,
+            extra={
+                "event": "node_end",
+                "duration_s": round(duration, 3),
+                "inputs": node.inputs,
+                "outputs": node.outputs,
+            },
+        )
+
+    @hook_impl
+    def on_node_error(self, error: Exception, node: Node) -> None:
+        """Log ``node_failed`` with the kind of error."""
+        logger.error(
+            "Node %s failed: %s",
+            node.name,
+            error,
+            extra={"event": "node_failed", "error_kind": classify(error), "error": str(error)},
+        )
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
+        """Log ``dataset_saved`` with the records written (counted while writing)."""
+        dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
+        metrics = getattr(dataset, "last_save", None)
+        if metrics is None:
+            return
+        if metrics.records is not None:
+            self._saved[dataset_name] += metrics.records
+        rate = (
+            metrics.records / metrics.duration_s if metrics.records and metrics.duration_s else None
+        )
+        logger.info(
+            "Saved %s record(s) to %s (%s) in %.2f s",
+            metrics.records,
+            dataset_name,
+            metrics.write_mode,
+            metrics.duration_s,
+            extra={
+                "event": "dataset_saved",
+                "dataset": dataset_name,
+                "records": metrics.records,
+                "duration_s": metrics.duration_s,
+                "records_per_s": round(rate, 1) if rate else None,
+                "write_mode": metrics.write_mode,
+            },
+        )
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Log ``run_end``: ``success``, or ``partial`` when records were dead-lettered."""
+        self._end("partial" if sum(self._dead.values()) else "success", None)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception) -> None:
+        """Log ``run_end`` with status ``failed`` and the kind of the error."""
+        self._end("failed", error)
+
+    def _end(self, status: str, error: Exception | None) -> None:
+        duration = time.perf_counter() - self._started
+        extra: dict[str, Any] = {
+            "event": "run_end",
+            "status": status,
+            "duration_s": round(duration, 3),
+            "records_saved": dict(self._saved),
+            "dead_letters": dict(self._dead),
+        }
+        if error is not None:
+            extra.update(error_kind=classify(error), error=str(error))
+        level = logging.ERROR if status == "failed" else logging.INFO
+        logger.log(level, "Run ended: %s in %.1f s", status, duration, extra=extra)
+        deadletter.uninstall()
+        context.end_run()

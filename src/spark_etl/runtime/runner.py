@@ -1,0 +1,173 @@
+"""``RetryingRunner``: Kedro's sequential runner, retrying transient failures from the failed node.
+
+``kedro run`` uses it by default (``spark_etl.cli.run``). When a node fails with a transient error
+(a server down, a timeout), the runner waits as the pipeline's retry policy says and runs again
+**only what did not finish**: the failed node and the nodes after it, plus any earlier node whose
+output was not persisted (a ``MemoryDataset`` is gone with the failed attempt), as Kedro's own
+``--from-nodes`` suggestion computes it. Persisted outputs of nodes that finished are reused, so a
+retry never redoes an upsert that already landed. Terminal errors end the run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.runner import SequentialRunner
+from kedro.runner.runner import _find_nodes_to_resume_from
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from spark_etl.runtime import context
+from spark_etl.runtime.errors import classify, is_transient
+from spark_etl.runtime.retry import RetryPolicy, policy_for
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.node import Node
+    from pluggy import PluginManager
+
+logger = logging.getLogger(__name__)
+
+
+class _DoneNodes:
+    """A hook that remembers which nodes finished, across attempts.
+
+    A node has finished when it ran **and** all its outputs were saved: a node whose upsert
+    failed must run again.
+    """
+
+    def __init__(self) -> None:
+        self.done: set[Node] = set()
+        self._unsaved: dict[Node, set[str]] = {}
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        """The node ran; it is done once its outputs are saved."""
+        self._unsaved[node] = set(node.outputs)
+        self._settle(node)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        """One more output of ``node`` is saved."""
+        self._unsaved.get(node, set()).discard(dataset_name)
+        self._settle(node)
+
+    def _settle(self, node: Node) -> None:
+        if node in self._unsaved and not self._unsaved[node]:
+            del self._unsaved[node]
+            self.done.add(node)
+
+
+class RetryingRunner(SequentialRunner):
+    """Runs nodes one after another; retries transient failures per the pipeline's policy.
+
+    Args:
+        is_async: load and save node inputs and outputs asynchronously (as Kedro's runners).
+        policy: the retry policy; default: the pipeline's from ``conf/<env>/runtime.yml``.
+        sleep: how to wait between attempts (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        is_async: bool = False,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(is_async=is_async)
+        self._policy = policy
+        self._sleep = sleep
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        policy = self._policy or policy_for(context.current()["pipeline"])
+        tracker = _DoneNodes()
+        manager: Any = hook_manager
+        manager.register(tracker)
+        todo = [pipeline]
+        try:
+            for attempt in Retrying(
+                stop=stop_after_attempt(policy.attempts),
+                wait=policy.wait(),
+                retry=retry_if_exception(is_transient),
+                sleep=self._sleep,
+                before_sleep=self._announce(policy, todo),
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        super()._run(todo[0], catalog, hook_manager, run_id)
+                    except Exception as exc:
+                        todo[0] = self._remaining(pipeline, tracker.done, catalog)
+                        self._report(exc, attempt.retry_state.attempt_number, policy)
+                        raise
+        finally:
+            manager.unregister(tracker)
+
+    @staticmethod
+    def _remaining(pipeline: Pipeline, done: set[Node], catalog: CatalogProtocol) -> Pipeline:
+        unfinished = set(pipeline.nodes) - done
+        if not done:
+            return pipeline
+        start = _find_nodes_to_resume_from(pipeline, unfinished, catalog)
+        return pipeline.from_nodes(*start) if start else pipeline
+
+    @staticmethod
+    def _report(exc: Exception, attempt: int, policy: RetryPolicy) -> None:
+        kind = classify(exc)
+        last = kind == "terminal" or attempt >= policy.attempts
+        if not last:
+            return
+        why = "terminal error: not retried" if kind == "terminal" else "retries exhausted"
+        logger.error(
+            "Attempt %d of %d failed with a %s error (%s): %s",
+            attempt,
+            policy.attempts,
+            kind,
+            why,
+            exc,
+            extra={
+                "event": "attempt_failed",
+                "attempt": attempt,
+                "attempts": policy.attempts,
+                "error_kind": kind,
+                "error": str(exc),
+                "final": True,
+            },
+        )
+
+    @staticmethod
+    def _announce(policy: RetryPolicy, todo: list[Pipeline]) -> Callable[[RetryCallState], None]:
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            nodes = sorted(n.name for n in todo[0].nodes)
+            logger.warning(
+                "Attempt %d of %d failed with a transient error: %s; retrying in %.1f s with "
+                "nodes %s",
+                state.attempt_number,
+                policy.attempts,
+                exc,
+                delay,
+                nodes,
+                extra={
+                    "event": "retry",
+                    "attempt": state.attempt_number,
+                    "attempts": policy.attempts,
+                    "delay_s": delay,
+                    "error_kind": "transient",
+                    "error": str(exc),
+                    "resume_nodes": nodes,
+                },
+            )
+
+        return before_sleep
