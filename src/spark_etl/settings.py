@@ -7,6 +7,7 @@ import warnings
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from spark_etl.pipelines.declared import DeclaredPipelineHooks, retry_overrides
 from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.env import load_services_env
 from spark_etl.runtime.hooks import SparkHooks
@@ -19,7 +20,12 @@ warnings.filterwarnings("ignore", r"register_new_resolver\(\) is deprecated", Us
 # The local stack's endpoints (written by scripts/services.sh) feed ${oc.env:...} in conf/.
 load_services_env()
 
-HOOKS = (SparkHooks(), RunHooks(), ContractHooks())
+HOOKS = (
+    SparkHooks(),
+    RunHooks(declared_retry=retry_overrides),
+    ContractHooks(),
+    DeclaredPipelineHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -6,24 +6,20 @@ import io
 import json
 import logging
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import boto3
 import psycopg
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from kedro.validation.exceptions import DataValidationError
+from kedro_run import ROOT, json_events, run_pipeline
 from pyspark.sql import SparkSession
 
 from spark_etl.contracts import ContractViolationError
 from spark_etl.datagen import expected_user_summary, user_events, user_events_csv
-from spark_etl.runtime.runner import RetryingRunner
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 3_000
 USERS = 40
 
@@ -50,35 +46,6 @@ def raw_events(services: dict[str, str]) -> list[Any]:
     return events
 
 
-def run_pipeline(log: io.StringIO | None = None) -> None:
-    """``kedro run --pipeline batch_s3_pg`` in-process, with the project's default runner.
-
-    With ``log``, a console handler like conf/logging.yml's writes the run's log lines there.
-    """
-    bootstrap_project(ROOT)
-    handler = logging.StreamHandler(log) if log is not None else None
-    root = logging.getLogger()
-    with KedroSession.create(project_path=ROOT) as session:
-        if handler is not None:
-            root.addHandler(handler)
-        try:
-            session.run(pipeline_names=["batch_s3_pg"], runner=RetryingRunner())
-        finally:
-            if handler is not None:
-                root.removeHandler(handler)
-
-
-def json_events(text: str) -> list[dict[str, Any]]:
-    """The structured log events among captured output lines."""
-    events = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            if "event" in record:
-                events.append(record)
-    return events
-
-
 def summary_rows(pg: Any) -> dict[str, tuple[Any, ...]]:
     cur = pg.execute(
         "SELECT user_id, total_events, total_amount, last_event_time, "
@@ -91,7 +58,7 @@ def test_batch_s3_pg_exact_rows_and_idempotent_rerun(
     spark: SparkSession, pg: Any, raw_events: list[Any]
 ) -> None:
     pg.execute("DROP TABLE IF EXISTS user_summary")
-    run_pipeline()
+    run_pipeline("batch_s3_pg")
     first = summary_rows(pg)
     expected = expected_user_summary(raw_events)
     assert len(first) == len(expected) == USERS
@@ -102,7 +69,7 @@ def test_batch_s3_pg_exact_rows_and_idempotent_rerun(
         assert last_event_time == want.last_event_time.replace(tzinfo=None)
         assert (json.loads(counts) if isinstance(counts, str) else counts) == want.event_type_counts
 
-    run_pipeline()
+    run_pipeline("batch_s3_pg")
     assert summary_rows(pg) == first  # same rows, updated_at included: the re-run is a no-op
 
 
@@ -139,7 +106,7 @@ def test_contract_violation_halts_before_anything_is_written(
     pg.execute("DROP TABLE IF EXISTS user_summary")
 
     with pytest.raises(ContractViolationError) as info:
-        run_pipeline()
+        run_pipeline("batch_s3_pg")
 
     message = str(info.value)
     assert (
@@ -159,7 +126,7 @@ def test_quality_rule_halts_on_duplicate_events(
     pg.execute("DROP TABLE IF EXISTS user_summary")
 
     with pytest.raises(DataValidationError) as info:
-        run_pipeline()
+        run_pipeline("batch_s3_pg")
 
     assert "unique(event_id): 1 duplicate row(s) on ['event_id']" in info.value.message
     assert_nothing_written(s3, pg)
@@ -174,7 +141,7 @@ def test_negative_amounts_are_dropped_not_loaded(
     fresh_input(services, csv_text)
     pg.execute("DROP TABLE IF EXISTS user_summary")
 
-    run_pipeline()
+    run_pipeline("batch_s3_pg")
 
     kept = [e for e in events if e.event_id != bad.event_id]
     rows = summary_rows(pg)
@@ -200,7 +167,7 @@ def test_dead_letters_reconcile_and_land_in_the_real_sink(
         s3.delete_object(Bucket="spark-etl-lake", Key=obj["Key"])
 
     log = io.StringIO()
-    run_pipeline(log)
+    run_pipeline("batch_s3_pg", log)
 
     (end,) = [e for e in json_events(log.getvalue()) if e["event"] == "run_end"]
     assert end["status"] == "partial"
@@ -222,7 +189,7 @@ def test_logs_are_json_with_context_and_carry_no_secret(
 ) -> None:
     fresh_input(services, user_events_csv(list(user_events(100, users=4, seed=8))))
     log = io.StringIO()
-    run_pipeline(log)
+    run_pipeline("batch_s3_pg", log)
     captured = capfd.readouterr()
     output = log.getvalue() + captured.out + captured.err
     for name in ("SPARK_ETL_PG_PASSWORD", "SPARK_ETL_S3_SECRET_KEY", "SPARK_ETL_MYSQL_PASSWORD"):
@@ -266,7 +233,7 @@ def test_postgres_restarting_during_the_retry_delay_is_survived(
     runner_log.addHandler(starter)
     log = io.StringIO()
     try:
-        run_pipeline(log)
+        run_pipeline("batch_s3_pg", log)
     finally:
         runner_log.removeHandler(starter)
         subprocess.run(["bash", script, "up", "postgres"], check=True, capture_output=True)

@@ -223,3 +223,10 @@ def test_a_new_transform_is_one_function_and_one_registration(
     assertDataFrameEqual(result, [("CLICK",), ("VIEW",)], checkRowOrder=False)
     with pytest.raises(UnknownColumnError, match="Did you mean 'event_type'"):
         apply(events, "upper", {"column": "event"})
+
+
+def test_yaml_boolean_key_gets_a_hint() -> None:
+    from spark_etl.transforms import TransformError, validate
+
+    with pytest.raises(TransformError, match=r"read as the boolean True: YAML 1\.1 .* Quote"):
+        validate("join", {True: ["user_id"], "how": "left"})

@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, MapType, StructType
+from pyspark.sql.types import ArrayType, MapType, StringType, StructType
 
 from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, sql_state
+from spark_etl.contracts import Contract
 from spark_etl.datasets._dialects import TableName, dialect_for
 from spark_etl.datasets.base import EtlDataset, check_identifier
 from spark_etl.datasets.exceptions import (
@@ -141,7 +142,8 @@ class JDBCDataset(EtlDataset):
         }
         with self._translated_errors("read"):
             self._check_connection()
-            return self._spark().read.format("jdbc").options(**options).load()
+            data = self._spark().read.format("jdbc").options(**options).load()
+        return _json_to_nested(data, self._contract())
 
     # ------------------------------------------------------------------ write
     def _save_batch(self, data: DataFrame) -> None:
@@ -450,6 +452,22 @@ def _checked_table(text: str) -> TableName:
     if table.schema is not None:
         check_identifier(table.schema, "schema name")
     return table
+
+
+def _json_to_nested(data: DataFrame, contract: Contract | None) -> DataFrame:
+    """Maps, arrays and structs were stored as JSON text (jsonb / JSON): read them back as the
+    contract's types, so what a save wrote is what a load returns."""
+    if contract is None:
+        return data
+    wanted = {f.name: f.dataType for f in contract.spark_schema.fields}
+    nested = (MapType, ArrayType, StructType)
+    for field in data.schema.fields:
+        target = wanted.get(field.name)
+        if isinstance(target, nested) and isinstance(field.dataType, StringType):
+            data = data.withColumn(
+                field.name, F.from_json(F.col(field.name), target.simpleString())
+            )
+    return data
 
 
 def _staging_name(table: str) -> str:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
@@ -61,7 +62,14 @@ def _runtime_config(ctx: KedroContext) -> dict[str, Any]:
 class RunHooks:
     """Structured events for every run, and the run's retry and dead-letter settings."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, declared_retry: Callable[[], dict[str, dict[str, Any]]] | None = None
+    ) -> None:
+        """Args:
+        declared_retry: gives the ``retry`` sections of pipelines declared in configuration;
+            ``runtime.yml``'s per-pipeline entries win over them.
+        """
+        self._declared_retry = declared_retry
         self._catalog: CatalogProtocol | None = None
         self._dead_letter = DeadLetterSettings()
         self._started = 0.0
@@ -76,7 +84,13 @@ class RunHooks:
             logs.register_secrets_in(context.config_loader["credentials"], under_secret_key=False)
         logs.install()
         raw = _runtime_config(context)
-        retry.configure(retry.parse_retry_settings(raw.get("retry")))
+        retry_conf = dict(raw.get("retry") or {})
+        if self._declared_retry is not None:
+            retry_conf["pipelines"] = {
+                **self._declared_retry(),
+                **(retry_conf.get("pipelines") or {}),
+            }
+        retry.configure(retry.parse_retry_settings(retry_conf))
         try:
             self._dead_letter = DeadLetterSettings(**(raw.get("dead_letter") or {}))
         except ValidationError as exc:

@@ -205,6 +205,14 @@ def validate(name: str, params: Mapping[str, Any] | None) -> TransformParams:
             f"got {type(params).__name__}.",
             name,
         )
+    booleans = [key for key in (params or {}) if isinstance(key, bool)]
+    if booleans:
+        raise TransformError(
+            f"Transform '{name}': a parameter name was read as the boolean {booleans[0]}: YAML "
+            "1.1 turns unquoted on/off/yes/no keys into booleans. Quote the key, as in "
+            '{"on": [user_id]}.',
+            name,
+        )
     try:
         return model.model_validate(dict(params or {}))
     except ValidationError as exc:

@@ -1,0 +1,82 @@
+"""Helpers of the pipeline tests: run a pipeline in-process as ``kedro run`` does, read its log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from pyspark.sql import SparkSession
+
+from spark_etl.runtime.runner import RetryingRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_pipeline(name: str, log: io.StringIO | None = None) -> None:
+    """``kedro run --pipeline NAME`` in-process, with the project's default runner.
+
+    With ``log``, a console handler like conf/logging.yml's writes the run's log lines there.
+    """
+    bootstrap_project(ROOT)
+    handler = logging.StreamHandler(log) if log is not None else None
+    root = logging.getLogger()
+    with KedroSession.create(project_path=ROOT) as session:
+        if handler is not None:
+            root.addHandler(handler)
+        try:
+            session.run(pipeline_names=[name], runner=RetryingRunner())
+        finally:
+            if handler is not None:
+                root.removeHandler(handler)
+
+
+def json_events(text: str) -> list[dict[str, Any]]:
+    """The structured log events among captured output lines."""
+    events = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if "event" in record:
+                events.append(record)
+    return events
+
+
+def s3_client(services: dict[str, str]) -> Any:
+    """A boto3 client of the local S3 server."""
+    return boto3.client(
+        "s3",
+        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
+        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
+        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
+        region_name="us-east-1",
+    )
+
+
+def clear_prefix(s3: Any, bucket: str, prefix: str) -> None:
+    """Delete every object under ``prefix``."""
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+
+
+def reset_topic(spark: SparkSession, bootstrap: str, topic: str) -> None:
+    """Delete ``topic`` if it exists (through the Kafka admin client on Spark's classpath)."""
+    jvm = spark._jvm
+    assert jvm is not None
+    props = jvm.java.util.Properties()
+    props.put("bootstrap.servers", bootstrap)
+    admin = jvm.org.apache.kafka.clients.admin.Admin.create(props)
+    try:
+        seconds = jvm.java.util.concurrent.TimeUnit.SECONDS
+        if topic in set(admin.listTopics().names().get(10, seconds)):
+            admin.deleteTopics(jvm.java.util.List.of(topic)).all().get(10, seconds)
+            while topic in set(admin.listTopics().names().get(10, seconds)):
+                time.sleep(0.2)
+    finally:
+        admin.close()

@@ -1,0 +1,171 @@
+"""Pipelines declared in configuration alone: validation errors, the built pipeline, a real run."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro_run import ROOT, clear_prefix, run_pipeline, s3_client
+from pyspark.sql import SparkSession
+
+from spark_etl.datagen import transactions, transactions_csv, users
+from spark_etl.pipelines.declared import (
+    DeclaredPipelineError,
+    DeclaredPipelineHooks,
+    build,
+    load_declarations,
+    retry_overrides,
+)
+
+GOOD = {
+    "id": "demo_declared",
+    "sources": ["events"],
+    "steps": [
+        {"transform": "filter", "params": {"condition": "amount > 0"}},
+        {"transform": "join", "params": {"on": ["user_id"]}, "inputs": {"right": "users"}},
+    ],
+    "sink": {"dataset": "out", "write_mode": "overwrite"},
+    "retry": {"retries": 1, "delay": 0.5},
+}
+
+
+def write(folder: Path, name: str, spec: Any, as_json: bool = False) -> Path:
+    path = folder / (f"{name}.json" if as_json else f"{name}.yml")
+    path.write_text(json.dumps(spec))  # JSON is valid YAML too
+    return path
+
+
+def test_a_valid_declaration_builds_one_node_per_step(tmp_path: Path) -> None:
+    write(tmp_path, "demo", GOOD, as_json=True)
+    (declaration,) = load_declarations(tmp_path)
+    pipe = build(declaration)
+    assert [n.name for n in pipe.nodes] == ["demo_declared.0_filter", "demo_declared.1_join"]
+    assert pipe.inputs() == {"events", "users"}
+    assert pipe.outputs() == {"out"}
+    assert retry_overrides(tmp_path) == {"demo_declared": {"retries": 1, "delay": 0.5}}
+
+
+def test_the_project_declares_batch_completed_revenue() -> None:
+    (declaration,) = load_declarations(ROOT / "conf" / "base" / "pipelines")
+    assert declaration.id == "batch_completed_revenue"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.pop("sink"), r"\$: 'sink' is a required property"),
+        (lambda s: s.update(sources="events"), r"\$\.sources: 'events' is not of type 'array'"),
+        (lambda s: s.update(colour="red"), r"Additional properties are not allowed \('colour'"),
+        (
+            lambda s: s["steps"][0].update(transform="fliter"),
+            r"\$\.steps\[0\]: Unknown transform 'fliter'.*filter",
+        ),
+        (lambda s: s["steps"][0]["params"].update(conditon="x"), r"\$\.steps\[0\]: .*conditon"),
+        (
+            lambda s: s["steps"][1].pop("inputs"),
+            r"\$\.steps\[1\]\.inputs: transform 'join' takes the inputs \['right'\]",
+        ),
+        (
+            lambda s: s["sink"].update(write_mode="merge"),
+            r"\$\.sink\.write_mode: 'merge' is not one",
+        ),
+        (lambda s: s["retry"].update(retries=-1), r"\$\.retry\.retries: -1 is less than"),
+        (lambda s: s.update(id="Bad Id"), r"\$\.id: 'Bad Id' does not match"),
+    ],
+)
+def test_invalid_declarations_name_file_and_path(tmp_path: Path, change: Any, message: str) -> None:
+    spec = json.loads(json.dumps(GOOD))
+    change(spec)
+    path = write(tmp_path, "demo", spec)
+    with pytest.raises(DeclaredPipelineError, match=rf"(?s){path}: .*{message}"):
+        load_declarations(tmp_path)
+
+
+def test_unparsable_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"id": ')
+    with pytest.raises(DeclaredPipelineError, match=rf"{path}: not valid JSON"):
+        load_declarations(tmp_path)
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "a", GOOD)
+    second = write(tmp_path, "b", GOOD)
+    with pytest.raises(
+        DeclaredPipelineError,
+        match=rf"{second}: \$\.id: pipeline 'demo_declared' "
+        "is already declared",
+    ):
+        load_declarations(tmp_path)
+
+
+def test_unknown_dataset_is_named_when_the_catalog_exists(tmp_path: Path) -> None:
+    path = write(tmp_path, "demo", GOOD)
+    catalog = DataCatalog({"events": MemoryDataset(), "out": MemoryDataset()})
+    with pytest.raises(
+        DeclaredPipelineError,
+        match=rf"{path}: \$\.steps\[1\]\.inputs\.right: dataset 'users' is not in "
+        "the catalog",
+    ):
+        DeclaredPipelineHooks(tmp_path).after_catalog_created(catalog)
+
+
+def test_write_mode_must_agree_with_the_catalog(tmp_path: Path) -> None:
+    path = write(tmp_path, "demo", GOOD)
+
+    class Sink(MemoryDataset):
+        write_mode = "append"
+
+    catalog = DataCatalog({"events": MemoryDataset(), "users": MemoryDataset(), "out": Sink()})
+    with pytest.raises(
+        DeclaredPipelineError,
+        match=rf"{path}: \$\.sink\.write_mode: 'overwrite', but the catalog entry "
+        "'out' writes with 'append'",
+    ):
+        DeclaredPipelineHooks(tmp_path).after_catalog_created(catalog)
+
+
+@pytest.mark.integration
+def test_declared_pipeline_runs_end_to_end(
+    spark: SparkSession, services: dict[str, str], mysql: Any
+) -> None:
+    with mysql.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS users")
+        cur.execute(
+            "CREATE TABLE users (user_id VARCHAR(20) PRIMARY KEY, name VARCHAR(64), "
+            "country CHAR(2), segment VARCHAR(16))"
+        )
+        ref = users(20, seed=21)
+        cur.executemany(
+            "INSERT INTO users VALUES (%s, %s, %s, %s)",
+            [(u.user_id, u.name, u.country, u.segment) for u in ref],
+        )
+        cur.execute("DROP TABLE IF EXISTS country_revenue")
+    txns = list(transactions(400, users=24, seed=22))
+    s3 = s3_client(services)
+    clear_prefix(s3, "spark-etl-raw", "transactions/")
+    s3.put_object(
+        Bucket="spark-etl-raw",
+        Key="transactions/part-0000.csv",
+        Body=transactions_csv(txns).encode(),
+    )
+    run_pipeline("batch_s3_mysql_s3")
+
+    run_pipeline("batch_completed_revenue")
+
+    country = {u.user_id: u.country for u in ref}
+    expected: dict[tuple[Any, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for t in txns:
+        if t.status == "completed":
+            row = expected[(country.get(t.user_id), t.currency)]
+            row[0] += 1
+            row[1] += Decimal(t.amount)
+    with mysql.cursor() as cur:
+        cur.execute("SELECT country, currency, transactions, revenue FROM country_revenue")
+        got = {(c, cur_): [n, rev] for c, cur_, n, rev in cur.fetchall()}
+    assert got == dict(expected)
