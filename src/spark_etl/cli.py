@@ -14,6 +14,7 @@ import click
 from kedro.framework.cli.project import run as kedro_run
 
 from spark_etl.runtime import jars
+from spark_etl.vault.cli import vault
 
 DEFAULT_RUNNER = "spark_etl.runtime.runner.RetryingRunner"
 
@@ -46,5 +47,6 @@ def jars_command(what: str) -> None:
 
 
 cli.add_command(run)
+cli.add_command(vault)
 
 main = cli

@@ -12,6 +12,7 @@ from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.env import load_services_env
 from spark_etl.runtime.hooks import SparkHooks
 from spark_etl.runtime.run_hooks import RunHooks
+from spark_etl.vault import vault_resolver
 
 # Kedro 1.7's own config loader calls OmegaConf's deprecated register_new_resolver on every run;
 # the warning is not actionable in a project, so it is kept out of the run log.
@@ -35,6 +36,7 @@ CONFIG_LOADER_ARGS = {
         "spark": ["spark*", "spark*/**"],
         "runtime": ["runtime*", "runtime*/**"],
     },
-    # Endpoints may come from the environment anywhere in conf/; secrets only via credentials.yml.
-    "custom_resolvers": {"oc.env": oc.env},
+    # Endpoints may come from the environment anywhere in conf/; secrets from the vault
+    # (${vault:postgres.password}) or the environment, only in credentials.yml.
+    "custom_resolvers": {"oc.env": oc.env, "vault": vault_resolver},
 }

@@ -18,6 +18,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from spark_etl.runtime.context import RunContextFilter
+from spark_etl.vault import known_secret_values
 
 FORMAT_ENV = "SPARK_ETL_LOG_FORMAT"
 _SECRET_ENV = re.compile(r"PASSWORD|SECRET|TOKEN|PASSPHRASE|_KEY$", re.IGNORECASE)
@@ -50,7 +51,7 @@ def register_secrets_in(config: Any, under_secret_key: bool = False) -> None:
 
 def redact(text: str) -> str:
     """``text`` with known secrets and ``password=...``-style values masked."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in sorted(_secrets | known_secret_values(), key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
     return _SECRET_PAIR.sub(r"\1\2\3***", text)
