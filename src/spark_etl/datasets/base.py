@@ -16,8 +16,10 @@ from typing import Any, ClassVar, Literal, get_args
 from kedro.io import AbstractDataset
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl.contracts import Contract, default_registry
+from spark_etl.datasets._streaming import parse_settings, start_query
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
 
 WriteMode = Literal["append", "overwrite", "upsert"]
@@ -49,7 +51,9 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        streaming: dict[str, Any] | None = None,
     ) -> None:
+        self._streaming = parse_settings(streaming, type(self).__name__)
         self._write_mode = self._check_write_mode(write_mode)
         self._key_columns = [check_identifier(c, "key column") for c in key_columns or []]
         if self._write_mode == "upsert" and not self._key_columns:
@@ -61,6 +65,7 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
         self.metadata = metadata
         self.last_save: SaveMetrics | None = None
+        self.query: StreamingQuery | None = None
 
     @property
     def write_mode(self) -> str:
@@ -92,6 +97,11 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         The rows written are counted while they are written (a Spark ``Observation``: no extra
         job) and kept in :attr:`last_save` for the metrics hook.
         """
+        if data.isStreaming:
+            self.query = start_query(
+                data, self._streaming, self._save_micro_batch, type(self).__name__
+            )
+            return
         started = time.perf_counter()
         observation = Observation(f"spark_etl_save_{uuid.uuid4().hex}")
         self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
@@ -100,6 +110,10 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
             duration_s=round(time.perf_counter() - started, 3),
             write_mode=self._write_mode,
         )
+
+    def _save_micro_batch(self, batch: DataFrame, batch_id: int) -> None:
+        """One micro-batch of a streaming save, written like a batch save."""
+        self._save_batch(batch)
 
     def _save_batch(self, data: DataFrame) -> None:
         raise NotImplementedError

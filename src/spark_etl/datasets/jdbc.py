@@ -79,6 +79,7 @@ class JDBCDataset(EtlDataset):
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        streaming: dict[str, Any] | None = None,
     ) -> None:
         """Configure the dataset; the database is first contacted on ``load``, ``save``, ``exists``.
 
@@ -105,6 +106,7 @@ class JDBCDataset(EtlDataset):
             load_args=load_args,
             save_args=save_args,
             metadata=metadata,
+            streaming=streaming,
         )
         self._dialect = dialect_for(url)
         self._url = url

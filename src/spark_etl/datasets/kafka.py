@@ -19,9 +19,11 @@ from typing import Any, ClassVar, Literal
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro, to_avro
+from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of
 from spark_etl.contracts import Contract, conform, deadletter
+from spark_etl.datasets._streaming import trigger_args
 from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
@@ -100,6 +102,7 @@ class KafkaDataset(EtlDataset):
         "kafka.max.block.ms": "15000",
     }
     system_columns: ClassVar[tuple[str, ...]] = SYSTEM_COLUMNS
+    dead_letter_query: StreamingQuery | None = None
 
     def __init__(
         self,
@@ -117,12 +120,15 @@ class KafkaDataset(EtlDataset):
         starting_timestamp: int | str | None = None,
         ending_timestamp: int | str | None = None,
         on_decode_error: Literal["dead_letter", "fail"] = "dead_letter",
+        stream: bool = False,
+        max_offsets_per_trigger: int | None = None,
         credentials: dict[str, Any] | None = None,
         write_mode: str = "append",
         key_columns: list[str] | None = None,
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        streaming: dict[str, Any] | None = None,
     ) -> None:
         """Configure the dataset; nothing is read or written until ``load``/``save``.
 
@@ -142,6 +148,9 @@ class KafkaDataset(EtlDataset):
             ending_timestamp: read up to this time (epoch ms or ISO-8601).
             on_decode_error: ``dead_letter`` (default: undecodable values go to the run's
                 dead-letter queue) or ``fail``.
+            stream: load a streaming DataFrame (Structured Streaming) from ``starting_offsets``
+                on, instead of a batch of the offset range.
+            max_offsets_per_trigger: the most records one micro-batch reads (backpressure).
             credentials: for SASL: ``security_protocol``, ``sasl_mechanism``, ``username``,
                 ``password``.
             write_mode: ``append`` (default) or ``upsert`` (keyed by ``key_columns``).
@@ -149,6 +158,9 @@ class KafkaDataset(EtlDataset):
             load_args: more options for Spark's Kafka reader (``kafka.*`` go to the consumer).
             save_args: more options for Spark's Kafka writer (``kafka.*`` go to the producer).
             metadata: ``schema`` names the contract of the values (required).
+            streaming: how a streaming save runs (``trigger``, ``checkpoint_location``,
+                ``output_mode``): see ``spark_etl.datasets._streaming``. With ``stream``, the
+                settings of the side query that routes undecodable values (required).
         """
         super().__init__(
             write_mode=write_mode,
@@ -156,8 +168,11 @@ class KafkaDataset(EtlDataset):
             load_args=load_args,
             save_args=save_args,
             metadata=metadata,
+            streaming=streaming,
         )
         self._bootstrap = bootstrap_servers
+        self._stream = stream
+        self._max_offsets = max_offsets_per_trigger
         self._topics = [topic] if isinstance(topic, str) else list(topic or [])
         self._pattern = topic_pattern
         if bool(self._topics) == bool(self._pattern):
@@ -174,6 +189,12 @@ class KafkaDataset(EtlDataset):
         )
         self._on_decode_error = _choice("on_decode_error", on_decode_error, ("dead_letter", "fail"))
         self._credentials = dict(credentials or {})
+        if stream and self._streaming is None:
+            raise DatasetConfigError(
+                f"KafkaDataset '{self._where}': a stream needs 'streaming' settings "
+                "(checkpoint_location and trigger) for the query that routes undecodable values; "
+                "use the trigger of the pipeline's sink."
+            )
         if not (metadata or {}).get("schema"):
             raise DatasetConfigError(
                 f"KafkaDataset '{self._where}': name the contract of the values in "
@@ -193,12 +214,14 @@ class KafkaDataset(EtlDataset):
 
     # ---- load ----------------------------------------------------------------------------
     def load(self) -> DataFrame:
-        """Read the offset range and decode the values; undecodable ones go to dead letters."""
+        """Read the offset range (or the stream) and decode the values; undecodable ones go to
+        the dead-letter queue."""
         contract = self._require_contract()
         self._check_topics_exist()
-        reader = self._spark().read.format("kafka").options(**self._source_options())
+        spark = self._spark()
+        reader = spark.readStream if self._stream else spark.read
         with self._translated_errors("read"):
-            raw = reader.load()
+            raw = reader.format("kafka").options(**self._source_options()).load()
         decoded = raw.select("*", self._decode(contract).alias("_record"))
         broken = _undecoded(contract)
         corrupt = decoded.filter(F.col("value").isNotNull() & broken)
@@ -214,6 +237,12 @@ class KafkaDataset(EtlDataset):
             "kafka.bootstrap.servers": self._bootstrap,
             "includeHeaders": "true",
         }
+        if self._stream:
+            options.pop("endingOffsets", None)
+            options.pop("endingTimestamp", None)
+            options.setdefault("failOnDataLoss", "true")
+            if self._max_offsets is not None:
+                options["maxOffsetsPerTrigger"] = str(self._max_offsets)
         if self._pattern:
             options["subscribePattern"] = self._pattern
         else:
@@ -259,6 +288,12 @@ class KafkaDataset(EtlDataset):
             "partition",
             "offset",
         )
+        if corrupt.isStreaming:
+            if self._on_decode_error == "dead_letter":
+                self._stream_dead_letters(corrupt, reason)
+            else:
+                self._stream_failures(corrupt)
+            return
         if self._on_decode_error == "dead_letter":
             deadletter.send(
                 corrupt,
@@ -277,6 +312,40 @@ class KafkaDataset(EtlDataset):
                 f"({self._wire} wire format). Fix the producer, or set on_decode_error: "
                 "dead_letter to route them to the dead-letter queue."
             )
+
+    def _stream_dead_letters(self, corrupt: DataFrame, reason: Column) -> None:
+        """A side query that sends each micro-batch's undecodable values to dead letters."""
+        letters = corrupt.select(F.col("value"), reason.alias("_reason"))
+        dataset = f"kafka:{self._where}"
+
+        def send(batch: DataFrame, batch_id: int) -> None:
+            deadletter.send(
+                batch,
+                payload=F.col("value"),
+                error=F.col("_reason"),
+                stage="extract",
+                dataset=dataset,
+            )
+
+        self.dead_letter_query = self._side_query(letters, send)
+
+    def _stream_failures(self, corrupt: DataFrame) -> None:
+        """With ``on_decode_error: fail``, a stream halts at its first undecodable value."""
+
+        def fail(batch: DataFrame, batch_id: int) -> None:
+            self._handle_corrupt(batch)
+
+        self.dead_letter_query = self._side_query(corrupt, fail)
+
+    def _side_query(self, data: DataFrame, handle: Any) -> StreamingQuery:
+        settings = self._streaming
+        assert settings is not None  # the constructor requires it with stream: true
+        return (
+            data.writeStream.foreachBatch(handle)
+            .option("checkpointLocation", settings.checkpoint_location)
+            .trigger(**trigger_args(settings.trigger))
+            .start()
+        )
 
     # ---- save ----------------------------------------------------------------------------
     def _save_batch(self, data: DataFrame) -> None:

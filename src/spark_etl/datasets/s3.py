@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 
 from spark_etl._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
 from spark_etl.contracts import conform
+from spark_etl.datasets._streaming import trigger_args
 from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
@@ -74,6 +75,7 @@ class S3Dataset(EtlDataset):
         s3a_options: dict[str, Any] | None = None,
         committer: str = "magic",
         metadata: dict[str, Any] | None = None,
+        streaming: dict[str, Any] | None = None,
     ) -> None:
         """Configure the dataset; nothing is read or written until ``load``/``save``.
 
@@ -95,7 +97,11 @@ class S3Dataset(EtlDataset):
             metadata: free-form; ``schema`` names the Avro contract the data must meet.
         """
         super().__init__(
-            write_mode=write_mode, load_args=load_args, save_args=save_args, metadata=metadata
+            write_mode=write_mode,
+            load_args=load_args,
+            save_args=save_args,
+            metadata=metadata,
+            streaming=streaming,
         )
         if file_format not in FORMATS:
             raise DatasetConfigError(
@@ -140,6 +146,38 @@ class S3Dataset(EtlDataset):
             reader = reader.schema(schema)
         with self._translated_errors("read"):
             return reader.load(self._path)
+
+    def save(self, data: DataFrame) -> None:
+        """Batch: write with the write mode. Streaming: Spark's file sink, exactly once."""
+        if not data.isStreaming:
+            super().save(data)
+            return
+        if self._streaming is None:
+            raise DatasetConfigError(
+                f"S3Dataset '{self._path}' was given a streaming DataFrame but has no "
+                "'streaming' settings: add streaming: {checkpoint_location: ...} to its entry."
+            )
+        self._configure_bucket()
+        contract = self._contract()
+        options = stringify_options(self._save_args)
+        if contract is not None and self._format == "avro":
+            data = conform(data, contract)
+            options.setdefault("avroSchema", contract.avro_json)
+        # The file sink records each batch's files in _spark_metadata: a replayed batch after a
+        # restart is not written twice, and readers of the folder see only committed files.
+        writer = (
+            data.writeStream.format(self._format)
+            .options(**options)
+            .option("checkpointLocation", self._streaming.checkpoint_location)
+            .outputMode("append")
+            .trigger(**trigger_args(self._streaming.trigger))
+        )
+        if self._partition_by:
+            writer = writer.partitionBy(*self._partition_by)
+        if self._streaming.query_name:
+            writer = writer.queryName(self._streaming.query_name)
+        with self._translated_errors("stream to"):
+            self.query = writer.start(self._path)
 
     def _save_batch(self, data: DataFrame) -> None:
         self._configure_bucket()

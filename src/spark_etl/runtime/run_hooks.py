@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pyspark.sql import DataFrame, Observation
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from spark_etl.contracts import deadletter
 from spark_etl.exceptions import ConfigError
-from spark_etl.runtime import context, logs, retry
+from spark_etl.runtime import context, logs, retry, streaming
 from spark_etl.runtime.errors import classify
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ class RunHooks:
                 **(retry_conf.get("pipelines") or {}),
             }
         retry.configure(retry.parse_retry_settings(retry_conf))
+        streaming.configure(raw.get("streaming"))
         try:
             self._dead_letter = DeadLetterSettings(**(raw.get("dead_letter") or {}))
         except ValidationError as exc:
@@ -107,6 +108,9 @@ class RunHooks:
         names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
         pipeline = ",".join(names)
         context.start_run(pipeline, str(run_params.get("run_id")))
+        spark = SparkSession.getActiveSession()
+        if spark is not None:
+            streaming.ensure_listener(spark)
         self._started = time.perf_counter()
         self._saved.clear()
         self._dead.clear()

@@ -6,6 +6,10 @@
 output was not persisted (a ``MemoryDataset`` is gone with the failed attempt), as Kedro's own
 ``--from-nodes`` suggestion computes it. Persisted outputs of nodes that finished are reused, so a
 retry never redoes an upsert that already landed. Terminal errors end the run at once.
+
+When the nodes of a streaming pipeline have started their queries, the runner waits for them
+(:func:`spark_etl.runtime.streaming.await_queries`); a failed query is retried the same way, and
+restarts from its checkpoint.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.runner import SequentialRunner
 from kedro.runner.runner import _find_nodes_to_resume_from
+from pyspark.sql import SparkSession
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from spark_etl.runtime import context
 from spark_etl.runtime.errors import classify, is_transient
 from spark_etl.runtime.retry import RetryPolicy, policy_for
+from spark_etl.runtime.streaming import await_queries
+from spark_etl.runtime.streaming import settings as streaming_settings
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -106,12 +113,20 @@ class RetryingRunner(SequentialRunner):
                 with attempt:
                     try:
                         super()._run(todo[0], catalog, hook_manager, run_id)
+                        self._await_streams()
                     except Exception as exc:
                         todo[0] = self._remaining(pipeline, tracker.done, catalog)
                         self._report(exc, attempt.retry_state.attempt_number, policy)
                         raise
         finally:
             manager.unregister(tracker)
+
+    @staticmethod
+    def _await_streams() -> None:
+        """Streaming sinks started queries: wait for them (a failure is retried like any)."""
+        spark = SparkSession.getActiveSession()
+        if spark is not None:
+            await_queries(spark, streaming_settings.max_duration_s)
 
     @staticmethod
     def _remaining(pipeline: Pipeline, done: set[Node], catalog: CatalogProtocol) -> Pipeline:

@@ -1,0 +1,225 @@
+"""Streaming pipelines against the real broker, PostgreSQL and S3: exact results, restarts, late
+data, dead letters. Bounded runs use the ``available-now`` trigger."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kedro_run import ROOT, clear_prefix, json_events, reset_topic, run_pipeline, s3_client
+from pyspark.sql import SparkSession
+
+from spark_etl.contracts import default_registry
+from spark_etl.datagen import UserEvent, user_events
+from spark_etl.datasets import KafkaDataset
+
+pytestmark = [pytest.mark.integration, pytest.mark.streaming]
+FIVE_MIN = timedelta(minutes=5)
+
+
+@pytest.fixture
+def stream_env(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    services: dict[str, str],
+    spark: SparkSession,
+    pg: Any,
+) -> Path:
+    """Fresh checkpoints, topic and table; bounded (available-now) runs."""
+    monkeypatch.setenv("SPARK_ETL_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("SPARK_ETL_STREAM_TRIGGER", "available-now")
+    reset_topic(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], "user-events")
+    pg.execute("DROP TABLE IF EXISTS event_counts")
+    return tmp_path / "checkpoints"
+
+
+def sorted_events(count: int, seed: int, start: datetime | None = None) -> list[UserEvent]:
+    events = sorted(user_events(count, users=50, seed=seed), key=lambda e: e.timestamp)
+    if start is None:
+        return events
+    shift = start - events[0].timestamp.replace(tzinfo=None)
+    return [
+        UserEvent(e.event_id, e.user_id, e.event_type, e.timestamp + shift, e.properties, e.amount)
+        for e in events
+    ]
+
+
+def produce(spark: SparkSession, services: dict[str, str], events: list[UserEvent]) -> None:
+    """Write the events to user-events in order (one partition, one writer)."""
+    contract = default_registry().get("user_event")
+    rows = [
+        (
+            e.event_id,
+            e.user_id,
+            e.event_type,
+            e.timestamp.replace(tzinfo=None),
+            e.properties,
+            e.amount,
+        )
+        for e in events
+    ]
+    frame = spark.createDataFrame(rows, contract.spark_schema).coalesce(1)
+    KafkaDataset(
+        bootstrap_servers=services["SPARK_ETL_KAFKA_BOOTSTRAP"],
+        topic="user-events",
+        metadata={"schema": "user_event"},
+    ).save(frame)
+
+
+def expected_windows(events: list[UserEvent]) -> Counter[tuple[datetime, str]]:
+    """Events per (window start, type): 10-minute windows sliding every 5 minutes."""
+    counts: Counter[tuple[datetime, str]] = Counter()
+    for e in events:
+        ts = e.timestamp.replace(tzinfo=None)
+        first = ts.replace(minute=ts.minute - ts.minute % 5, second=0)
+        for start in (first, first - FIVE_MIN):
+            counts[(start, e.event_type)] += 1
+    return counts
+
+
+def pg_windows(pg: Any) -> Counter[tuple[datetime, str]]:
+    rows = pg.execute("SELECT window_start, window_end, event_type, events FROM event_counts")
+    result: Counter[tuple[datetime, str]] = Counter()
+    for start, end, event_type, events in rows.fetchall():
+        assert end - start == timedelta(minutes=10)
+        result[(start, event_type)] = events
+    return result
+
+
+def test_bounded_run_of_60k_events_gives_exact_window_counts(
+    stream_env: Path,
+    spark: SparkSession,
+    services: dict[str, str],
+    pg: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPARK_ETL_MAX_OFFSETS_PER_TRIGGER", "20000")  # three micro-batches
+    events = sorted_events(60_000, seed=31)
+    produce(spark, services, events)
+    log = io.StringIO()
+
+    run_pipeline("streaming_kafka_pg", log)
+
+    assert pg_windows(pg) == expected_windows(events)
+    batches = [
+        e
+        for e in json_events(log.getvalue())
+        if e["event"] == "streaming_batch" and e["query"] == "event_counts_pg"
+    ]
+    assert sum(b["input_rows"] for b in batches) == 60_000
+    assert batches[0]["latency_p95_s"] is not None and batches[0]["state_rows"] >= 0
+    assert [e["status"] for e in json_events(log.getvalue()) if e["event"] == "run_end"] == [
+        "success"
+    ]
+
+
+def test_late_data_beyond_the_watermark_is_dropped_and_counted(
+    stream_env: Path, spark: SparkSession, services: dict[str, str], pg: Any
+) -> None:
+    on_time = sorted_events(500, seed=32, start=datetime(2026, 3, 1, 8, 0))
+    produce(spark, services, on_time)
+    run_pipeline("streaming_kafka_pg")
+    newest = on_time[-1].timestamp.replace(tzinfo=None)
+    # five late events in five distinct windows (Spark's partial aggregation merges rows of one
+    # window and type before the state store counts what it drops)
+    late = [
+        UserEvent(
+            f"late-{i}",
+            "user-00001",
+            "click",
+            newest - timedelta(hours=2, minutes=15 * i),
+            {},
+            None,
+        )
+        for i in range(5)
+    ]
+    within = [
+        UserEvent(f"ok-{i}", "user-00002", "purchase", newest - timedelta(minutes=3), {}, 1.0)
+        for i in range(4)
+    ]
+    produce(spark, services, late + within)
+    log = io.StringIO()
+
+    run_pipeline("streaming_kafka_pg", log)
+
+    assert pg_windows(pg) == expected_windows(on_time + within)  # the late ones are not there
+    dropped = sum(
+        e["late_rows_dropped"]
+        for e in json_events(log.getvalue())
+        if e["event"] == "streaming_batch"
+    )
+    assert dropped == 10  # 5 late events, each in two sliding windows
+
+
+@pytest.mark.slow
+def test_killed_driver_restarts_from_the_checkpoint_without_loss_or_duplicates(
+    stream_env: Path, spark: SparkSession, services: dict[str, str], pg: Any
+) -> None:
+    events = sorted_events(30_000, seed=33)
+    produce(spark, services, events)
+    env = {
+        **os.environ,
+        "SPARK_ETL_STREAM_TRIGGER": "1 second",
+        "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": "3000",
+        "SPARK_ETL_LOG_FORMAT": "console",
+    }
+    commits = stream_env / "streaming_kafka_pg" / "sink" / "commits"
+    driver = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "kedro"), "run", "--pipeline", "streaming_kafka_pg"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (commits.is_dir() and len(list(commits.glob("[0-9]*"))) >= 2):
+            assert driver.poll() is None, "the streaming run ended before it was killed"
+            assert time.monotonic() < deadline, "no micro-batch was committed in time"
+            time.sleep(0.5)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver dies mid-stream, no clean stop
+        driver.wait()
+    partial = pg_windows(pg)
+    assert 0 < sum(partial.values()) < 2 * len(events)
+
+    run_pipeline("streaming_kafka_pg")  # the same checkpoint: resumes where the driver died
+
+    assert pg_windows(pg) == expected_windows(events)
+
+
+def test_streaming_kafka_s3_archives_clean_events_exactly_once(
+    stream_env: Path, spark: SparkSession, services: dict[str, str]
+) -> None:
+    s3 = s3_client(services)
+    clear_prefix(s3, "spark-etl-lake", "events_archive/")
+    clear_prefix(s3, "spark-etl-lake", "dead_letters/")
+    events = sorted_events(1_000, seed=34)
+    negative = [UserEvent("neg-1", "user-00003", "purchase", events[-1].timestamp, {}, -5.0)]
+    produce(spark, services, events + events[:3] + negative)  # three duplicates, one invalid
+    (
+        spark.createDataFrame([(b"not avro at all",)], "value binary")
+        .write.format("kafka")
+        .option("kafka.bootstrap.servers", services["SPARK_ETL_KAFKA_BOOTSTRAP"])
+        .option("topic", "user-events")
+        .save()
+    )
+
+    run_pipeline("streaming_kafka_s3")
+    run_pipeline("streaming_kafka_s3")  # nothing new: nothing written twice
+
+    archive = spark.read.format("avro").load("s3a://spark-etl-lake/events_archive/")
+    ids = [r.event_id for r in archive.select("event_id").collect()]
+    assert sorted(ids) == sorted(e.event_id for e in events)
+    letters = spark.read.format("avro").load("s3a://spark-etl-lake/dead_letters/").collect()
+    assert [bytes(r.payload) for r in letters] == [b"not avro at all"]
+    assert letters[0].stage == "extract" and "undecodable avro value" in letters[0].error
