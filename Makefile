@@ -28,6 +28,17 @@ jars: $(STAMP) ## Resolve the Spark connector jars (deps/connectors/pom.xml) int
 services: $(STAMP) ## Start PostgreSQL, MariaDB, Kafka (KRaft) and the S3 server on 127.0.0.1
 	bash scripts/services.sh up
 
+spark: $(STAMP) ## Start a Spark standalone master and worker on 127.0.0.1 (spark-submit target)
+	bash scripts/services.sh up spark
+
+package: $(STAMP) ## dist/: wheel (--py-files), conf and schemas archives, entry script, --packages list
+	rm -rf dist
+	$(BIN)/kedro package
+	tar -czf dist/schemas-spark_etl.tar.gz schemas
+	cp scripts/spark_submit_entry.py dist/spark_etl_entry.py
+	$(BIN)/python -m spark_etl.runtime.jars packages > dist/packages.txt
+	@ls -1 dist
+
 services-down: ## Stop the local servers (their data stays under .local/)
 	bash scripts/services.sh down
 
@@ -50,4 +61,4 @@ run: jars services ## kedro run --pipeline $(PIPELINE)
 clean: ## Remove caches and build output (keeps .venv, jars and server data)
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
 
-.PHONY: help venv jars services services-down lint demo test run clean
+.PHONY: help venv jars services spark package services-down lint demo test run clean

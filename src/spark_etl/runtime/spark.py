@@ -8,10 +8,11 @@ comes from ``conf/<env>/spark.yml``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from spark_etl.runtime import jars
@@ -40,7 +41,7 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
     if active is not None:
         return active
     settings = {**DEFAULT_CONF, **{k: _as_str(v) for k, v in (conf or {}).items()}}
-    submitted = SparkConf()  # holds what spark-submit passed (--master, --jars, --packages, --conf)
+    submitted = _submitted_conf()
     for key in ("spark.master", "spark.app.name"):
         if submitted.contains(key):
             settings.pop(key)
@@ -55,6 +56,17 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
         "Spark session started: master=%s, version=%s", spark.sparkContext.master, spark.version
     )
     return spark
+
+
+def _submitted_conf() -> SparkConf:
+    """What ``spark-submit`` passed (``--master``, ``--jars``, ``--packages``, ``--conf``).
+
+    Under ``spark-submit`` the JVM is already running (``PYSPARK_GATEWAY_PORT`` is set) and holds
+    those settings as system properties; connecting to it first lets ``SparkConf`` read them.
+    """
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        SparkContext._ensure_initialized()
+    return SparkConf()
 
 
 def connector_jars_conf() -> dict[str, str]:

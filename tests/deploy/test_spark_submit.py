@@ -1,0 +1,175 @@
+"""The packaged project on a real Spark standalone cluster (master + worker on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spark_etl.datagen import expected_user_summary, user_events, user_events_csv
+from spark_etl.runtime import jars
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "dist"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> str:
+    """The standalone master (started if needed) and a fresh `make package`."""
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "services.sh"), "up", "spark"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    subprocess.run(
+        ["make", "-s", "package"], cwd=ROOT, check=True, capture_output=True, timeout=600
+    )
+    return "spark://127.0.0.1:" + os.environ.get("SPARK_ETL_SPARK_MASTER_PORT", "57077")
+
+
+def completed_apps() -> int:
+    """Applications the standalone master has seen finish (its JSON status page)."""
+    port = os.environ.get("SPARK_ETL_SPARK_UI_PORT", "58080")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/", timeout=10) as page:
+        return len(json.load(page).get("completedapps", []))
+
+
+def spark_submit(master: str, *args: str, env: dict[str, str] | None = None) -> str:
+    import pyspark
+
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    python = str(ROOT / ".venv" / "bin" / "python")
+    wheel = next(DIST.glob("spark_etl-*.whl"))
+    cmd = [
+        str(submit),
+        "--master",
+        master,
+        "--deploy-mode",
+        "client",
+        "--jars",
+        ",".join(str(p) for p in jars.resolve()),
+        "--py-files",
+        str(wheel),
+        "--conf",
+        "spark.executor.memory=1g",
+        "--conf",
+        "spark.cores.max=2",
+        str(DIST / "spark_etl_entry.py"),
+        *args,
+        "--conf-source",
+        str(DIST / "conf-spark_etl.tar.gz"),
+    ]
+    result = subprocess.run(
+        cmd,
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={
+            **os.environ,
+            "PYSPARK_PYTHON": python,
+            "PYSPARK_DRIVER_PYTHON": python,
+            **(env or {}),
+        },
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def test_batch_s3_pg_on_the_cluster_gives_the_same_rows_as_kedro_run(
+    cluster: str, services: dict[str, str], pg: Any
+) -> None:
+    import boto3
+
+    events = list(user_events(2_000, users=25, seed=41))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
+        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
+        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
+        region_name="us-east-1",
+    )
+    for obj in s3.list_objects_v2(Bucket="spark-etl-raw", Prefix="user_events/").get(
+        "Contents", []
+    ):
+        s3.delete_object(Bucket="spark-etl-raw", Key=obj["Key"])
+    s3.put_object(
+        Bucket="spark-etl-raw",
+        Key="user_events/part-0000.csv",
+        Body=user_events_csv(events).encode(),
+    )
+    pg.execute("DROP TABLE IF EXISTS user_summary")
+
+    before = completed_apps()
+    spark_submit(cluster, "--pipeline", "batch_s3_pg")
+
+    assert completed_apps() == before + 1  # the run used the cluster, not a local master
+    rows = {
+        r[0]: r[1:]
+        for r in pg.execute(
+            "SELECT user_id, total_events, total_amount FROM user_summary"
+        ).fetchall()
+    }
+    expected = expected_user_summary(events)
+    assert {u: (r[0], round(r[1], 2)) for u, r in rows.items()} == {
+        u: (w.total_events, w.total_amount) for u, w in expected.items()
+    }
+
+
+def test_bounded_streaming_run_on_the_cluster(
+    cluster: str, services: dict[str, str], pg: Any, tmp_path: Path, spark: Any
+) -> None:
+    import kedro_run
+    from pyspark.sql import SparkSession
+
+    from spark_etl.contracts import default_registry
+    from spark_etl.datasets import KafkaDataset
+
+    spark = SparkSession.getActiveSession()
+    assert spark is not None
+
+    kedro_run.reset_topic(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], "user-events")
+    events = sorted(user_events(5_000, users=20, seed=42), key=lambda e: e.timestamp)
+    contract = default_registry().get("user_event")
+    frame = spark.createDataFrame(
+        [
+            (
+                e.event_id,
+                e.user_id,
+                e.event_type,
+                e.timestamp.replace(tzinfo=None),
+                e.properties,
+                e.amount,
+            )
+            for e in events
+        ],
+        contract.spark_schema,
+    ).coalesce(1)
+    KafkaDataset(
+        bootstrap_servers=services["SPARK_ETL_KAFKA_BOOTSTRAP"],
+        topic="user-events",
+        metadata={"schema": "user_event"},
+    ).save(frame)
+    pg.execute("DROP TABLE IF EXISTS event_counts")
+
+    spark_submit(
+        cluster,
+        "--pipeline",
+        "streaming_kafka_pg",
+        env={
+            "SPARK_ETL_STREAM_TRIGGER": "available-now",
+            "SPARK_ETL_CHECKPOINTS": str(tmp_path / "ckpt"),
+        },
+    )
+
+    total = pg.execute("SELECT sum(events) FROM event_counts").fetchone()
+    assert total == (2 * len(events),)  # every event counted in its two sliding windows
