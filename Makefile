@@ -39,12 +39,15 @@ package: $(STAMP) ## dist/: wheel (--py-files), conf and schemas archives, entry
 	$(BIN)/python -m spark_etl.runtime.jars packages > dist/packages.txt
 	@ls -1 dist
 
+bench: jars services ## Benchmarks vs hand-written baselines -> bench/results/ (SCALE=1 is full size)
+	$(BIN)/python -m bench --scale $(or $(SCALE),1)
+
 services-down: ## Stop the local servers (their data stays under .local/)
 	bash scripts/services.sh down
 
 lint: $(STAMP) ## ruff, mypy and the import-linter layer contracts
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -61,4 +64,4 @@ run: jars services ## kedro run --pipeline $(PIPELINE)
 clean: ## Remove caches and build output (keeps .venv, jars and server data)
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
 
-.PHONY: help venv jars services spark package services-down lint demo test run clean
+.PHONY: help venv jars services spark package bench services-down lint demo test run clean

@@ -1,0 +1,1 @@
+"""spark-etl benchmarks: ``make bench`` (``python -m bench``)."""

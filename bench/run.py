@@ -1,0 +1,502 @@
+"""``make bench``: each benchmark runs spark-etl and a hand-written baseline on the same data in the
+same run, and reports records/s for both and their ratio, peak driver memory and CPU time.
+
+    python -m bench [--scale 1.0] [--only batch_simple,upsert_pg,...] [--out bench/results]
+
+``--scale 1`` is the full size (10M events, 1M upsert rows); CI runs ``--scale 0.0001`` once to
+prove the benchmarks still work. Results: ``<out>/<name>.json`` and ``<out>/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pymysql
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from bench import data
+from spark_etl.contracts import default_registry, validate
+from spark_etl.contracts.quality import QualityRules
+from spark_etl.datasets import JDBCDataset, S3Dataset
+from spark_etl.runtime.env import load_services_env
+from spark_etl.runtime.spark import get_spark
+from spark_etl.transforms import apply
+
+FULL = {"events": 10_000_000, "users": 100_000, "upsert_rows": 1_000_000, "s3_events": 1_000_000}
+
+
+@dataclass
+class Result:
+    """One benchmark's outcome."""
+
+    name: str
+    records: int
+    framework_s: float
+    baseline_s: float
+    baseline: str
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def framework_rps(self) -> float:
+        """Records per second through spark-etl."""
+        return self.records / self.framework_s
+
+    @property
+    def baseline_rps(self) -> float:
+        """Records per second of the baseline."""
+        return self.records / self.baseline_s
+
+    @property
+    def ratio(self) -> float:
+        """spark-etl's throughput over the baseline's (1.0: as fast)."""
+        return self.framework_rps / self.baseline_rps
+
+
+class Probe:
+    """Peak RSS and CPU seconds of the driver (this Python process and Spark's JVM)."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.jvm_pid = int(spark._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
+        self.cpu0 = self._cpu()
+
+    def _cpu(self) -> float:
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in (os.getpid(), self.jvm_pid):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+    def report(self) -> dict[str, float]:
+        """Peak RSS (MiB) of both processes and the CPU seconds used since the probe started."""
+        peak = 0
+        for pid in (os.getpid(), self.jvm_pid):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1])
+        return {
+            "driver_peak_rss_mib": round(peak / 1024, 1),
+            "driver_cpu_s": round(self._cpu() - self.cpu0, 1),
+        }
+
+
+def upsert_sink(url: str, table: str, credentials: dict[str, str], key: str) -> JDBCDataset:
+    """The framework's sink of the upsert benchmarks."""
+    return JDBCDataset(
+        url=url, table=table, credentials=credentials, write_mode="upsert", key_columns=[key]
+    )
+
+
+def timed(action: Callable[[], Any]) -> float:
+    """Wall seconds of ``action``."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+# ---- 1 and 5: batch simple, with and without contract and quality checks ----------------------
+def _simple_steps(df: DataFrame) -> DataFrame:
+    df = apply(df, "filter", {"condition": "event_type <> 'signup'"})
+    df = apply(
+        df,
+        "derive",
+        {"columns": {"amount_eur": "coalesce(amount, 0D) * 0.92", "day": "to_date(timestamp)"}},
+    )
+    return apply(
+        df, "select", {"columns": ["event_id", "user_id", "event_type", "day", "amount_eur"]}
+    )
+
+
+def _simple_baseline(df: DataFrame) -> DataFrame:
+    return (
+        df.filter(F.col("event_type") != "signup")
+        .withColumn("amount_eur", F.coalesce("amount", F.lit(0.0)) * 0.92)
+        .withColumn("day", F.to_date("timestamp"))
+        .select("event_id", "user_id", "event_type", "day", "amount_eur")
+    )
+
+
+def bench_batch_simple(
+    spark: SparkSession, rows: int, where: str, creds: dict[str, Any] | None, name: str
+) -> list[Result]:
+    """Avro -> filter + map -> Avro, through datasets and transforms vs plain PySpark."""
+    source = f"{where}/{name}/in"
+    S3Dataset(path=source, credentials=creds).save(data.user_events(spark, rows))  # setup
+    out = f"{where}/{name}/out"
+    contract = default_registry().get("user_event")
+    rules = QualityRules(
+        [
+            {"rule": "not_null", "columns": ["event_id", "user_id"]},
+            {"rule": "range", "column": "amount_eur", "min": 0},
+        ],
+        dataset=name,
+    )
+
+    def framework(checked: bool) -> None:
+        events = S3Dataset(path=source, credentials=creds).load()
+        if checked:
+            validate(events, contract, "events")
+        result = _simple_steps(events)
+        if checked:
+            result = rules.validate(result)
+        S3Dataset(path=out + ("_checked" if checked else ""), credentials=creds).save(result)
+
+    def baseline() -> None:
+        (
+            _simple_baseline(spark.read.format("avro").load(source))
+            .write.mode("overwrite")
+            .format("avro")
+            .option("compression", "snappy")
+            .save(out + "_baseline")
+        )
+
+    framework(False)  # warm-up: JIT, file listing, connections
+    base_s = timed(baseline)
+    plain_s = timed(lambda: framework(False))
+    checked_s = timed(lambda: framework(True))
+    simple = Result(name, rows, plain_s, base_s, "hand-written PySpark, same plan")
+    checks = Result(
+        f"{name}_checks",
+        rows,
+        checked_s,
+        plain_s,
+        f"{name} without contract and quality checks",
+        notes="ratio < 1 is the cost of the checks",
+        extra={"check_overhead_pct": round((checked_s / plain_s - 1) * 100, 1)},
+    )
+    return [simple, checks]
+
+
+# ---- 2: batch complex ---------------------------------------------------------------------------
+def bench_batch_complex(
+    spark: SparkSession, rows: int, users: int, env: dict[str, str], where: str
+) -> Result:
+    """Events joined with users from MySQL, aggregated per user, upserted into PostgreSQL."""
+    source = f"{where}/complex/in"
+    data.user_events(spark, rows, users=users).write.mode("overwrite").format("avro").save(source)
+    my_props = {
+        "user": env["SPARK_ETL_MYSQL_USER"],
+        "password": env["SPARK_ETL_MYSQL_PASSWORD"],
+        "driver": "com.mysql.cj.jdbc.Driver",
+    }
+    data.users(spark, users).write.mode("overwrite").jdbc(
+        env["SPARK_ETL_MYSQL_URL"], "bench_users", properties=my_props
+    )
+    pg = {"user": env["SPARK_ETL_PG_USER"], "password": env["SPARK_ETL_PG_PASSWORD"]}
+    aggregations = [
+        {"function": "count", "alias": "events"},
+        {"function": "sum", "column": "amount", "alias": "amount", "round": 2},
+    ]
+
+    def framework() -> None:
+        events = S3Dataset(path=source).load()
+        ref = JDBCDataset(
+            url=env["SPARK_ETL_MYSQL_URL"],
+            table="bench_users",
+            credentials={"user": my_props["user"], "password": my_props["password"]},
+        ).load()
+        joined = apply(events, "join", {"on": ["user_id"], "broadcast": True}, right=ref)
+        result = apply(
+            joined, "aggregate", {"group_by": ["user_id", "country"], "aggregations": aggregations}
+        )
+        upsert_sink(env["SPARK_ETL_PG_URL"], "bench_user_totals", pg, "user_id").save(result)
+
+    def baseline() -> None:
+        events = spark.read.format("avro").load(source)
+        ref = spark.read.jdbc(env["SPARK_ETL_MYSQL_URL"], "bench_users", properties=my_props)
+        result = (
+            events.join(F.broadcast(ref), "user_id")
+            .groupBy("user_id", "country")
+            .agg(F.count(F.lit(1)).alias("events"), F.round(F.sum("amount"), 2).alias("amount"))
+        )
+        (
+            result.write.mode("overwrite").jdbc(
+                env["SPARK_ETL_PG_URL"],
+                "bench_user_totals_baseline",
+                properties={**pg, "driver": "org.postgresql.Driver"},
+            )
+        )
+
+    framework()
+    return Result(
+        "batch_complex",
+        rows,
+        timed(framework),
+        timed(baseline),
+        "hand-written PySpark (plain JDBC overwrite, no upsert)",
+    )
+
+
+# ---- 3: upsert against the database's own limit --------------------------------------------------
+def _upsert_rows(spark: SparkSession, rows: int, offset: int) -> DataFrame:
+    return spark.range(offset, offset + rows).select(
+        F.format_string("k%09d", F.col("id")).alias("id"),
+        (F.col("id") % 1000).alias("qty"),
+        (F.col("id") * 0.5).alias("price"),
+    )
+
+
+def _csv(frame: DataFrame) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in frame.toLocalIterator():
+        writer.writerow(row)
+    return out.getvalue().encode()
+
+
+def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Result:
+    """Half updates, half inserts into PostgreSQL: JDBCDataset upsert vs COPY + ON CONFLICT."""
+    pg = {"user": env["SPARK_ETL_PG_USER"], "password": env["SPARK_ETL_PG_PASSWORD"]}
+    url = env["SPARK_ETL_PG_URL"]
+    batch = _upsert_rows(spark, rows, rows // 2)  # half of it already in the table
+    payload = _csv(batch)
+    conn = psycopg.connect(
+        host=env["SPARK_ETL_PG_HOST"],
+        port=env["SPARK_ETL_PG_PORT"],
+        dbname=env["SPARK_ETL_PG_DB"],
+        autocommit=True,
+        **pg,
+    )
+
+    def reset(table: str) -> None:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(
+            f"CREATE TABLE {table} (id text PRIMARY KEY, qty bigint, price double precision)"
+        )
+        conn.execute(
+            f"INSERT INTO {table} SELECT 'k' || lpad(g::text, 9, '0'), g % 1000, "
+            f"g * 0.25 FROM generate_series(0, {rows - 1}) g"
+        )
+
+    def framework() -> None:
+        upsert_sink(url, "bench_upsert", pg, "id").save(batch)
+
+    def baseline() -> None:
+        with conn.transaction():
+            conn.execute(
+                "CREATE TEMP TABLE stage (id text, qty bigint, price double precision) "
+                "ON COMMIT DROP"
+            )
+            with conn.cursor().copy("COPY stage FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(payload)
+            conn.execute(
+                "INSERT INTO bench_upsert_base SELECT * FROM stage ON CONFLICT (id) DO "
+                "UPDATE SET qty = EXCLUDED.qty, price = EXCLUDED.price"
+            )
+
+    reset("bench_upsert")
+    reset("bench_upsert_base")
+    frame_s, base_s = timed(framework), timed(baseline)
+    check = conn.execute("SELECT count(*) FROM bench_upsert").fetchone()
+    conn.close()
+    return Result(
+        "upsert_pg",
+        rows,
+        frame_s,
+        base_s,
+        "one connection: COPY into a staging table, then INSERT ... ON CONFLICT",
+        extra={"rows_after": check[0] if check else None},
+    )
+
+
+def bench_upsert_mysql(spark: SparkSession, rows: int, env: dict[str, str], tmp: Path) -> Result:
+    """The same into MariaDB: JDBCDataset upsert vs LOAD DATA LOCAL INFILE + ON DUPLICATE KEY."""
+    creds = {"user": env["SPARK_ETL_MYSQL_USER"], "password": env["SPARK_ETL_MYSQL_PASSWORD"]}
+    batch = _upsert_rows(spark, rows, rows // 2)
+    path = tmp / "upsert.csv"
+    path.write_bytes(_csv(batch))
+    conn = pymysql.connect(
+        host=env["SPARK_ETL_MYSQL_HOST"],
+        port=int(env["SPARK_ETL_MYSQL_PORT"]),
+        database=env["SPARK_ETL_MYSQL_DB"],
+        autocommit=True,
+        local_infile=True,
+        **creds,
+    )
+
+    def reset(table: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute(
+                f"CREATE TABLE {table} (id VARCHAR(16) PRIMARY KEY, qty BIGINT, price DOUBLE)"
+            )
+            cur.execute(
+                f"INSERT INTO {table} SELECT CONCAT('k', LPAD(seq, 9, '0')), seq % 1000, "
+                f"seq * 0.25 FROM seq_0_to_{rows - 1}"
+            )
+
+    def framework() -> None:
+        upsert_sink(env["SPARK_ETL_MYSQL_URL"], "bench_upsert", creds, "id").save(batch)
+
+    def baseline() -> None:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TEMPORARY TABLE stage (id VARCHAR(16), qty BIGINT, price DOUBLE)")
+            cur.execute(
+                f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE stage FIELDS TERMINATED BY ','"
+            )
+            cur.execute(
+                "INSERT INTO bench_upsert_base SELECT * FROM stage ON DUPLICATE KEY "
+                "UPDATE qty = VALUES(qty), price = VALUES(price)"
+            )
+            cur.execute("DROP TEMPORARY TABLE stage")
+
+    reset("bench_upsert")
+    reset("bench_upsert_base")
+    frame_s, base_s = timed(framework), timed(baseline)
+    conn.close()
+    return Result(
+        "upsert_mysql",
+        rows,
+        frame_s,
+        base_s,
+        "one connection: LOAD DATA LOCAL INFILE, then INSERT ... ON DUPLICATE KEY",
+    )
+
+
+# ---- driver -------------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    """Cores and memory of this machine."""
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def run(scale: float, only: set[str] | None, out: Path) -> list[dict[str, Any]]:
+    """Run the benchmarks at ``scale`` of the full size; write and return their results."""
+    load_services_env()
+    env = dict(os.environ)
+    spark = get_spark(
+        {
+            "spark.master": "local[*]",
+            "spark.ui.enabled": "false",
+            "spark.driver.memory": "6g",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.app.name": "spark-etl-bench",
+        }
+    )
+    size = {k: max(int(v * scale), 1_000) for k, v in FULL.items()}
+    tmp = Path(tempfile.mkdtemp(prefix="spark-etl-bench-"))
+    s3 = {
+        "access_key": env["SPARK_ETL_S3_ACCESS_KEY"],
+        "secret_key": env["SPARK_ETL_S3_SECRET_KEY"],
+        "endpoint": env["SPARK_ETL_S3_ENDPOINT"],
+        "path_style_access": True,
+    }
+    plan: dict[str, Callable[[], list[Result]]] = {
+        "batch_simple": lambda: bench_batch_simple(
+            spark, size["events"], str(tmp), None, "batch_simple"
+        ),
+        "batch_simple_s3": lambda: bench_batch_simple(
+            spark, size["s3_events"], "s3a://spark-etl-test/bench", s3, "batch_simple_s3"
+        ),
+        "batch_complex": lambda: [
+            bench_batch_complex(spark, size["events"], size["users"], env, str(tmp))
+        ],
+        "upsert_pg": lambda: [bench_upsert_pg(spark, size["upsert_rows"], env)],
+        "upsert_mysql": lambda: [bench_upsert_mysql(spark, size["upsert_rows"], env, tmp)],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        for name, bench in plan.items():
+            if only and name not in only:
+                continue
+            probe = Probe(spark)
+            for result in bench():
+                record = _record(result, probe.report(), scale)
+                (out / f"{result.name}.json").write_text(json.dumps(record, indent=2) + "\n")
+                results.append(record)
+                print(  # noqa: T201 - the command's progress report
+                    f"bench: {result.name}: {record['framework_rps']:,.0f} rec/s vs "
+                    f"{record['baseline_rps']:,.0f} rec/s (ratio {record['ratio']:.2f})"
+                )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    (out / "README.md").write_text(table(results))
+    return results
+
+
+def _record(result: Result, probe: dict[str, float], scale: float) -> dict[str, Any]:
+    return {
+        **asdict(result),
+        "framework_rps": round(result.framework_rps, 1),
+        "baseline_rps": round(result.baseline_rps, 1),
+        "ratio": round(result.ratio, 3),
+        "scale": scale,
+        **probe,
+        "machine": machine(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The Markdown table of the README."""
+    if not results:
+        return "No benchmark ran.\n"
+    first = results[0]
+    m = first["machine"]
+    lines = [
+        (
+            f"Run {first['date']} at scale {first['scale']} on {m['cores']} cores, "
+            f"{m['memory_gib']} GiB ({m['platform']})."
+        ),
+        "",
+        (
+            "| benchmark | records | spark-etl rec/s | baseline rec/s | ratio | peak RSS MiB | "
+            "CPU s | baseline |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['name']} | {r['records']:,} | {r['framework_rps']:,.0f} | "
+            f"{r['baseline_rps']:,.0f} | {r['ratio']:.2f} | {r['driver_peak_rss_mib']:,.0f} | "
+            f"{r['driver_cpu_s']} | {r['baseline']} |"
+        )
+    overhead = [r for r in results if "check_overhead_pct" in r["extra"]]
+    for r in overhead:
+        lines.append("")
+        lines.append(
+            f"Contract + quality checks on {r['name'].removesuffix('_checks')}: "
+            f"{r['extra']['check_overhead_pct']} % overhead."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    run(args.scale, set(filter(None, args.only.split(","))) or None, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The benchmarks still work: each runs once at a tiny size (no timing is asserted: ``make bench``
+measures, CI only proves the code paths)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bench.run import run, table
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NAMES = {
+    "batch_simple",
+    "batch_simple_checks",
+    "batch_simple_s3",
+    "batch_simple_s3_checks",
+    "batch_complex",
+    "upsert_pg",
+    "upsert_mysql",
+}
+
+
+def test_every_benchmark_runs_and_reports(
+    tmp_path: Path, services: dict[str, str], spark: object
+) -> None:
+    results = run(scale=0.0001, only=None, out=tmp_path)
+    assert {r["name"] for r in results} == NAMES
+    for name in NAMES:
+        record = json.loads((tmp_path / f"{name}.json").read_text())
+        assert record["records"] >= 1_000
+        assert record["framework_rps"] > 0 and record["baseline_rps"] > 0
+        assert record["machine"]["cores"] >= 1 and record["driver_peak_rss_mib"] > 0
+    assert (tmp_path / "README.md").read_text() == table(results)
+    assert "| upsert_pg | 1,000 |" in table(results)
