@@ -223,3 +223,53 @@ def test_streaming_kafka_s3_archives_clean_events_exactly_once(
     letters = spark.read.format("avro").load("s3a://spark-etl-lake/dead_letters/").collect()
     assert [bytes(r.payload) for r in letters] == [b"not avro at all"]
     assert letters[0].stage == "extract" and "undecodable avro value" in letters[0].error
+
+
+@pytest.mark.slow
+def test_broker_restart_is_survived_and_sigterm_stops_cleanly(
+    stream_env: Path, spark: SparkSession, services: dict[str, str], pg: Any
+) -> None:
+    """Kafka goes down and comes back while the query runs; the run recovers without losing a
+    record, then SIGTERM stops it after its current micro-batch with exit code 0."""
+    events = sorted_events(20_000, seed=35)
+    produce(spark, services, events)
+    env = {
+        **os.environ,
+        "SPARK_ETL_STREAM_TRIGGER": "1 second",
+        "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": "2000",
+        "SPARK_ETL_LOG_FORMAT": "json",
+    }
+    commits = stream_env / "streaming_kafka_pg" / "sink" / "commits"
+    script = str(ROOT / "scripts" / "services.sh")
+    log = stream_env.parent / "driver.log"
+    with log.open("w") as out:
+        driver = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "kedro"), "run", "--pipeline", "streaming_kafka_pg"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: commits.is_dir() and len(list(commits.glob("[0-9]*"))) >= 2, driver)
+        subprocess.run(
+            ["bash", script, "restart", "kafka"], check=True, capture_output=True, timeout=180
+        )
+        wait_for(lambda: sum(pg_windows(pg).values()) == 2 * len(events), driver, 300)
+        driver.send_signal(signal.SIGTERM)
+        assert driver.wait(timeout=120) == 0
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert pg_windows(pg) == expected_windows(events)
+    kinds = [e["event"] for e in json_events(log.read_text())]
+    assert "streaming_stop" in kinds and kinds[-1] == "run_end"
+
+
+def wait_for(ready: Any, driver: subprocess.Popen[bytes], seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert driver.poll() is None, "the streaming run ended early"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(1)
