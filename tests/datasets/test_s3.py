@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-import boto3
 import fastavro
 import pytest
 from kedro.io import DatasetError
+from kedro_run import s3_client
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
@@ -146,13 +146,7 @@ def test_avro_files_carry_the_registered_schema(
     ds.save(rows.select(*reversed(rows.columns)))
     assert ds.load().schema.simpleString() == contract.spark_schema.simpleString()
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
-        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
-        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(services)
     keys = [
         o["Key"]
         for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=unique_name)["Contents"]
@@ -207,13 +201,7 @@ def test_writes_use_a_rename_free_s3a_committer(
     )
     ds.save(spark.createDataFrame(ROWS, SCHEMA))
     assert ds.load().count() == 2
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
-        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
-        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(services)
     marker = s3.get_object(Bucket=BUCKET, Key=f"{unique_name}/_SUCCESS")["Body"].read()
     if expected is None:  # Hadoop's classic committer writes an empty marker
         assert marker == b""

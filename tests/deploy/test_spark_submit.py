@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kedro_run import s3_client
 
 from spark_etl.datagen import expected_user_summary, user_events, user_events_csv
 from spark_etl.runtime import jars
@@ -88,16 +89,9 @@ def spark_submit(master: str, *args: str, env: dict[str, str] | None = None) -> 
 def test_batch_s3_pg_on_the_cluster_gives_the_same_rows_as_kedro_run(
     cluster: str, services: dict[str, str], pg: Any
 ) -> None:
-    import boto3
 
     events = list(user_events(2_000, users=25, seed=41))
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
-        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
-        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(services)
     for obj in s3.list_objects_v2(Bucket="spark-etl-raw", Prefix="user_events/").get(
         "Contents", []
     ):
@@ -131,34 +125,12 @@ def test_bounded_streaming_run_on_the_cluster(
     import kedro_run
     from pyspark.sql import SparkSession
 
-    from spark_etl.contracts import default_registry
-    from spark_etl.datasets import KafkaDataset
-
     spark = SparkSession.getActiveSession()
     assert spark is not None
 
     kedro_run.reset_topic(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], "user-events")
     events = sorted(user_events(5_000, users=20, seed=42), key=lambda e: e.timestamp)
-    contract = default_registry().get("user_event")
-    frame = spark.createDataFrame(
-        [
-            (
-                e.event_id,
-                e.user_id,
-                e.event_type,
-                e.timestamp.replace(tzinfo=None),
-                e.properties,
-                e.amount,
-            )
-            for e in events
-        ],
-        contract.spark_schema,
-    ).coalesce(1)
-    KafkaDataset(
-        bootstrap_servers=services["SPARK_ETL_KAFKA_BOOTSTRAP"],
-        topic="user-events",
-        metadata={"schema": "user_event"},
-    ).save(frame)
+    kedro_run.produce_events(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], events)
     pg.execute("DROP TABLE IF EXISTS event_counts")
 
     spark_submit(

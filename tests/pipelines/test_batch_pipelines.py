@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import kedro_run
 import pytest
 from kedro_run import clear_prefix, reset_topic, run_pipeline, s3_client
 from pyspark.sql import SparkSession
@@ -123,24 +124,7 @@ def test_batch_kafka_s3_counts_events_per_hour_and_type(
     bootstrap = services["SPARK_ETL_KAFKA_BOOTSTRAP"]
     reset_topic(spark, bootstrap, "user-events")
     events = list(user_events(2_000, users=USERS, seed=14))
-    contract = default_registry().get("user_event")
-    frame = spark.createDataFrame(
-        [
-            (
-                e.event_id,
-                e.user_id,
-                e.event_type,
-                e.timestamp.replace(tzinfo=None),
-                e.properties,
-                e.amount,
-            )
-            for e in events
-        ],
-        contract.spark_schema,
-    )
-    KafkaDataset(
-        bootstrap_servers=bootstrap, topic="user-events", metadata={"schema": "user_event"}
-    ).save(frame)
+    kedro_run.produce_events(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], events)
     clear_prefix(s3_client(services), "spark-etl-lake", "event_counts/")
 
     run_pipeline("batch_kafka_s3")

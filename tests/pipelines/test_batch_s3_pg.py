@@ -8,11 +8,10 @@ import logging
 import subprocess
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from kedro.validation.exceptions import DataValidationError
-from kedro_run import ROOT, json_events, run_pipeline
+from kedro_run import ROOT, json_events, run_pipeline, s3_client
 from pyspark.sql import SparkSession
 
 from spark_etl.contracts import ContractViolationError
@@ -28,13 +27,7 @@ USERS = 40
 def raw_events(services: dict[str, str]) -> list[Any]:
     """Put a fresh deterministic sample where the catalog's raw_user_events reads."""
     events = list(user_events(EVENTS, users=USERS, seed=7))
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
-        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
-        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(services)
     listed = s3.list_objects_v2(Bucket="spark-etl-raw", Prefix="user_events/")
     for obj in listed.get("Contents", []):
         s3.delete_object(Bucket="spark-etl-raw", Key=obj["Key"])
@@ -75,13 +68,7 @@ def test_batch_s3_pg_exact_rows_and_idempotent_rerun(
 
 def fresh_input(services: dict[str, str], csv_text: str) -> Any:
     """Empty the raw and lake prefixes, upload ``csv_text`` as the raw events; return the client."""
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
-        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
-        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = s3_client(services)
     for bucket, prefix in (
         ("spark-etl-raw", "user_events/"),
         ("spark-etl-lake", "batch_s3_pg/user_events/"),

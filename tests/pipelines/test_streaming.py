@@ -14,12 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kedro_run import ROOT, clear_prefix, json_events, reset_topic, run_pipeline, s3_client
+from kedro_run import (
+    ROOT,
+    clear_prefix,
+    json_events,
+    produce_events,
+    reset_topic,
+    run_pipeline,
+    s3_client,
+)
 from pyspark.sql import SparkSession
 
-from spark_etl.contracts import default_registry
 from spark_etl.datagen import UserEvent, user_events
-from spark_etl.datasets import KafkaDataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.streaming]
 FIVE_MIN = timedelta(minutes=5)
@@ -53,25 +59,8 @@ def sorted_events(count: int, seed: int, start: datetime | None = None) -> list[
 
 
 def produce(spark: SparkSession, services: dict[str, str], events: list[UserEvent]) -> None:
-    """Write the events to user-events in order (one partition, one writer)."""
-    contract = default_registry().get("user_event")
-    rows = [
-        (
-            e.event_id,
-            e.user_id,
-            e.event_type,
-            e.timestamp.replace(tzinfo=None),
-            e.properties,
-            e.amount,
-        )
-        for e in events
-    ]
-    frame = spark.createDataFrame(rows, contract.spark_schema).coalesce(1)
-    KafkaDataset(
-        bootstrap_servers=services["SPARK_ETL_KAFKA_BOOTSTRAP"],
-        topic="user-events",
-        metadata={"schema": "user_event"},
-    ).save(frame)
+    """Write the events to user-events in order."""
+    produce_events(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], events)
 
 
 def expected_windows(events: list[UserEvent]) -> Counter[tuple[datetime, str]]:

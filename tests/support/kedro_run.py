@@ -80,3 +80,26 @@ def reset_topic(spark: SparkSession, bootstrap: str, topic: str) -> None:
                 time.sleep(0.2)
     finally:
         admin.close()
+
+
+def produce_events(spark: SparkSession, bootstrap: str, events: list[Any]) -> None:
+    """Write user events to the topic user-events in their order (one partition, one writer)."""
+    from spark_etl.contracts import default_registry
+    from spark_etl.datasets import KafkaDataset
+
+    contract = default_registry().get("user_event")
+    rows = [
+        (
+            e.event_id,
+            e.user_id,
+            e.event_type,
+            e.timestamp.replace(tzinfo=None),
+            e.properties,
+            e.amount,
+        )
+        for e in events
+    ]
+    frame = spark.createDataFrame(rows, contract.spark_schema).coalesce(1)
+    KafkaDataset(
+        bootstrap_servers=bootstrap, topic="user-events", metadata={"schema": "user_event"}
+    ).save(frame)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
@@ -18,6 +20,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from spark_etl._jvm import is_jvm_error
 from spark_etl.contracts import Contract, default_registry
 from spark_etl.datasets._streaming import parse_settings, start_query
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
@@ -117,6 +120,24 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
 
     def _save_batch(self, data: DataFrame) -> None:
         raise NotImplementedError
+
+    @contextmanager
+    def _translated_errors(self, action: str) -> Iterator[None]:
+        """Re-raise the JVM's errors as the dataset's own (see :meth:`_translate`)."""
+        try:
+            yield
+        except Exception as exc:
+            if not is_jvm_error(exc):
+                raise
+            translated = self._translate(exc, action)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _translate(self, exc: Exception, action: str) -> Exception | None:
+        """The error to raise instead of the JVM's ``exc`` while doing ``action`` (``None``:
+        keep it). Strategies name the dataset, the endpoint and what to check."""
+        return None
 
     def _describe(self) -> dict[str, Any]:
         return {

@@ -396,18 +396,6 @@ class JDBCDataset(EtlDataset):
             )
         return exc
 
-    @contextmanager
-    def _translated_errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except Exception as exc:
-            if not is_jvm_error(exc):
-                raise
-            translated = self._translate(exc, action)
-            if translated is None:
-                raise
-            raise translated from exc
-
     def _translate(self, exc: Exception, action: str) -> Exception | None:
         state = sql_state(exc) or ""
         chain = " | ".join(java_error_chain(exc))

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro, to_avro
 from pyspark.sql.streaming import StreamingQuery
 
-from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of
+from spark_etl._jvm import java_error_chain, jvm_of
 from spark_etl.contracts import Contract, conform, deadletter
 from spark_etl.datasets._streaming import trigger_args
 from spark_etl.datasets.base import EtlDataset, stringify_options
@@ -467,38 +467,20 @@ class KafkaDataset(EtlDataset):
             **super()._describe(),
         }
 
-    def _translated_errors(self, action: str) -> _KafkaErrors:
-        return _KafkaErrors(self, action)
-
-
-class _KafkaErrors:
-    """Turns the Kafka client's Java exceptions into errors that name the brokers and topics."""
-
-    def __init__(self, dataset: KafkaDataset, action: str) -> None:
-        self._dataset = dataset
-        self._action = action
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> None:
-        if exc is None or not is_jvm_error(exc):
-            return
+    def _translate(self, exc: Exception, action: str) -> Exception | None:
         chain = " | ".join(java_error_chain(exc))
-        ds = self._dataset
         if any(name in chain for name in _AUTH):
-            raise AuthenticationError(
-                f"Kafka at {ds._bootstrap} refused the credentials to {self._action} topic(s) "
-                f"'{ds._where}': check the SASL username/password and the topic ACLs."
-            ) from exc
+            return AuthenticationError(
+                f"Kafka at {self._bootstrap} refused the credentials to {action} topic(s) "
+                f"'{self._where}': check the SASL username/password and the topic ACLs."
+            )
         if any(name in chain for name in _UNREACHABLE):
-            raise SourceUnavailableError(
-                f"Kafka at {ds._bootstrap} is not reachable to {self._action} topic(s) "
-                f"'{ds._where}': is the broker up and bootstrap_servers right? (locally: "
+            return SourceUnavailableError(
+                f"Kafka at {self._bootstrap} is not reachable to {action} topic(s) "
+                f"'{self._where}': is the broker up and bootstrap_servers right? (locally: "
                 "`make services`)"
-            ) from exc
+            )
+        return None
 
 
 def _undecoded(contract: Contract) -> Column:

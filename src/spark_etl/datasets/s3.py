@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame
 
-from spark_etl._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
+from spark_etl._jvm import hadoop_conf, java_error_chain, jvm_of
 from spark_etl.contracts import conform
 from spark_etl.datasets._streaming import trigger_args
 from spark_etl.datasets.base import EtlDataset, stringify_options
@@ -265,39 +265,21 @@ class S3Dataset(EtlDataset):
                 "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
             )
 
-    def _translated_errors(self, action: str) -> _S3Errors:
-        return _S3Errors(self, action)
-
-
-class _S3Errors:
-    """Turns s3a's Java exceptions into errors that name the dataset, endpoint and what to check."""
-
-    def __init__(self, dataset: S3Dataset, action: str) -> None:
-        self._dataset = dataset
-        self._action = action
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> None:
-        if exc is None or not is_jvm_error(exc):
-            return
-        chain = java_error_chain(exc)
-        where = f"'{self._dataset._path}'"
-        endpoint = self._dataset._credentials.get("endpoint") or "AWS S3"
-        if any(name in step for step in chain for name in _AUTH_ERRORS):
-            raise AuthenticationError(
-                f"S3 at {endpoint} refused the credentials for {where} ({self._action}): check "
+    def _translate(self, exc: Exception, action: str) -> Exception | None:
+        chain = " | ".join(java_error_chain(exc))
+        where = f"'{self._path}'"
+        endpoint = self._credentials.get("endpoint") or "AWS S3"
+        if any(name in chain for name in _AUTH_ERRORS):
+            return AuthenticationError(
+                f"S3 at {endpoint} refused the credentials for {where} ({action}): check "
                 "access_key/secret_key in the 's3' credentials and the bucket policy."
-            ) from exc
-        if any(name in step for step in chain for name in _CONNECT_ERRORS):
-            raise SourceUnavailableError(
-                f"S3 at {endpoint} is not reachable to {self._action} {where}: is the server up "
-                "and "
+            )
+        if any(name in chain for name in _CONNECT_ERRORS):
+            return SourceUnavailableError(
+                f"S3 at {endpoint} is not reachable to {action} {where}: is the server up and "
                 "the endpoint right? (locally: `make services`)"
-            ) from exc
+            )
+        return None
 
 
 def _normalise(path: str) -> str:
