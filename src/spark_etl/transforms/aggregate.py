@@ -63,9 +63,15 @@ class Aggregation(BaseModel):
     @property
     def name(self) -> str:
         """The output column name."""
-        if self.alias is not None:
-            return self.alias
-        return self.function if self.column is None else f"{self.function}_{self.column}"
+        return output_name(self.function, self.column, self.alias)
+
+
+def output_name(function: str, column: str | None, alias: str | None) -> str:
+    """The column an aggregation or window function writes: ``alias``, else
+    ``<function>_<column>``, else ``<function>``."""
+    if alias is not None:
+        return alias
+    return function if column is None else f"{function}_{column}"
 
 
 def unique_names(outputs: list[str], taken: list[str]) -> None:

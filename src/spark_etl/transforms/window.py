@@ -25,7 +25,12 @@ from pydantic import (
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
-from spark_etl.transforms.aggregate import Aggregation, aggregate_column, unique_names
+from spark_etl.transforms.aggregate import (
+    Aggregation,
+    aggregate_column,
+    output_name,
+    unique_names,
+)
 from spark_etl.transforms.registry import (
     ColumnName,
     Duration,
@@ -150,9 +155,7 @@ class WindowFunction(BaseModel):
     @property
     def name(self) -> str:
         """The output column name."""
-        if self.alias is not None:
-            return self.alias
-        return self.function if self.column is None else f"{self.function}_{self.column}"
+        return output_name(self.function, self.column, self.alias)
 
 
 class WindowFunctionParams(TransformParams):
