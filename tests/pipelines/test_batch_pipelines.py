@@ -7,7 +7,14 @@ from typing import Any
 
 import kedro_run
 import pytest
-from kedro_run import clear_prefix, reset_topic, run_pipeline, s3_client
+from kedro_run import (
+    clear_prefix,
+    create_users_table,
+    put_raw,
+    reset_topic,
+    run_pipeline,
+    s3_client,
+)
 from pyspark.sql import SparkSession
 
 from spark_etl.contracts import default_registry
@@ -31,17 +38,8 @@ KNOWN_USERS = 25  # the reference table lacks the last five: the left join keeps
 @pytest.fixture
 def users_table(mysql: Any) -> dict[str, Any]:
     """A fresh ``users`` reference table in MariaDB."""
-    with mysql.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS users")
-        cur.execute(
-            "CREATE TABLE users (user_id VARCHAR(20) PRIMARY KEY, name VARCHAR(64) "
-            "NOT NULL, country CHAR(2) NOT NULL, segment VARCHAR(16) NOT NULL)"
-        )
-        rows = users(KNOWN_USERS, seed=11)
-        cur.executemany(
-            "INSERT INTO users VALUES (%s, %s, %s, %s)",
-            [(u.user_id, u.name, u.country, u.segment) for u in rows],
-        )
+    rows = users(KNOWN_USERS, seed=11)
+    create_users_table(mysql, rows)
     return {u.user_id: u for u in rows}
 
 
@@ -49,13 +47,7 @@ def test_batch_s3_mysql_s3_enriches_every_transaction(
     spark: SparkSession, services: dict[str, str], users_table: dict[str, Any]
 ) -> None:
     txns = list(transactions(500, users=USERS, seed=12))
-    s3 = s3_client(services)
-    clear_prefix(s3, "spark-etl-raw", "transactions/")
-    s3.put_object(
-        Bucket="spark-etl-raw",
-        Key="transactions/part-0000.csv",
-        Body=transactions_csv(txns).encode(),
-    )
+    put_raw(services, "transactions/", transactions_csv(txns))
 
     for _ in range(2):  # overwrite: a second run leaves the same rows
         run_pipeline("batch_s3_mysql_s3")
@@ -86,13 +78,7 @@ def test_batch_pg_mysql_kafka_publishes_one_profile_per_user(
     spark: SparkSession, services: dict[str, str], users_table: dict[str, Any], pg: Any
 ) -> None:
     events = list(user_events(600, users=USERS, seed=13))
-    s3 = s3_client(services)
-    clear_prefix(s3, "spark-etl-raw", "user_events/")
-    s3.put_object(
-        Bucket="spark-etl-raw",
-        Key="user_events/part-0000.csv",
-        Body=user_events_csv(events).encode(),
-    )
+    put_raw(services, "user_events/", user_events_csv(events))
     pg.execute("DROP TABLE IF EXISTS user_summary")
     run_pipeline("batch_s3_pg")
     reset_topic(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], "user-profiles")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
-from kedro_run import ROOT, clear_prefix, run_pipeline, s3_client
+from kedro_run import ROOT, create_users_table, put_raw, run_pipeline
 from pyspark.sql import SparkSession
 
 from spark_etl.datagen import transactions, transactions_csv, users
@@ -134,26 +134,12 @@ def test_write_mode_must_agree_with_the_catalog(tmp_path: Path) -> None:
 def test_declared_pipeline_runs_end_to_end(
     spark: SparkSession, services: dict[str, str], mysql: Any
 ) -> None:
+    ref = users(20, seed=21)
+    create_users_table(mysql, ref)
     with mysql.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS users")
-        cur.execute(
-            "CREATE TABLE users (user_id VARCHAR(20) PRIMARY KEY, name VARCHAR(64), "
-            "country CHAR(2), segment VARCHAR(16))"
-        )
-        ref = users(20, seed=21)
-        cur.executemany(
-            "INSERT INTO users VALUES (%s, %s, %s, %s)",
-            [(u.user_id, u.name, u.country, u.segment) for u in ref],
-        )
         cur.execute("DROP TABLE IF EXISTS country_revenue")
     txns = list(transactions(400, users=24, seed=22))
-    s3 = s3_client(services)
-    clear_prefix(s3, "spark-etl-raw", "transactions/")
-    s3.put_object(
-        Bucket="spark-etl-raw",
-        Key="transactions/part-0000.csv",
-        Body=transactions_csv(txns).encode(),
-    )
+    put_raw(services, "transactions/", transactions_csv(txns))
     run_pipeline("batch_s3_mysql_s3")
 
     run_pipeline("batch_completed_revenue")

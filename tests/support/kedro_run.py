@@ -103,3 +103,25 @@ def produce_events(spark: SparkSession, bootstrap: str, events: list[Any]) -> No
     KafkaDataset(
         bootstrap_servers=bootstrap, topic="user-events", metadata={"schema": "user_event"}
     ).save(frame)
+
+
+def put_raw(services: dict[str, str], prefix: str, body: str) -> Any:
+    """Replace everything under ``s3a://spark-etl-raw/<prefix>`` with one CSV object."""
+    s3 = s3_client(services)
+    clear_prefix(s3, "spark-etl-raw", prefix)
+    s3.put_object(Bucket="spark-etl-raw", Key=f"{prefix}part-0000.csv", Body=body.encode())
+    return s3
+
+
+def create_users_table(mysql: Any, rows: list[Any]) -> None:
+    """A fresh ``users`` reference table in MariaDB holding ``rows``."""
+    with mysql.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS users")
+        cur.execute(
+            "CREATE TABLE users (user_id VARCHAR(20) PRIMARY KEY, name VARCHAR(64) "
+            "NOT NULL, country CHAR(2) NOT NULL, segment VARCHAR(16) NOT NULL)"
+        )
+        cur.executemany(
+            "INSERT INTO users VALUES (%s, %s, %s, %s)",
+            [(u.user_id, u.name, u.country, u.segment) for u in rows],
+        )
