@@ -302,8 +302,13 @@ spark_up() {
   wait_for spark-worker "$SPARK_UI_PORT" "$SPARK_DIR/worker.log" "$SPARK_DIR/worker.pid" spark_ready
 }
 spark_down() {
-  local f; for f in worker master; do
-    if pid_alive "$SPARK_DIR/$f.pid"; then kill "$(cat "$SPARK_DIR/$f.pid")"; fi; rm -f "$SPARK_DIR/$f.pid"
+  local f pid; for f in worker master; do
+    if pid_alive "$SPARK_DIR/$f.pid"; then
+      pid="$(cat "$SPARK_DIR/$f.pid")"; kill "$pid"
+      # wait for the JVM to exit and free its ports, or a following `up` finds them taken
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    fi
+    rm -f "$SPARK_DIR/$f.pid"
   done
 }
 spark_status() { pid_alive "$SPARK_DIR/master.pid" && spark_ready 2>/dev/null; }
