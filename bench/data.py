@@ -13,11 +13,12 @@ def _rand(seed: int, salt: str) -> Column:
     return (F.abs(F.xxhash64(F.col("id"), F.lit(seed), F.lit(salt))) % 1_000_000) / 1_000_000
 
 
-def user_events(spark: SparkSession, rows: int, users: int = 100_000, seed: int = 42) -> DataFrame:
-    """``rows`` user events of the ``user_event`` contract (timestamps over January 2026)."""
+def user_event_columns(seed: int = 42, users: int = 100_000) -> list[Column]:
+    """The columns of a ``user_event`` derived from a long column ``id`` (any source of ids:
+    ``spark.range`` for batch data, the ``rate`` source for a stream)."""
     types = F.array(*[F.lit(t) for t in EVENT_TYPES])
     kind = types[(_rand(seed, "type") * len(EVENT_TYPES)).cast("int")]
-    frame = spark.range(rows).select(
+    return [
         F.format_string("evt-%d-%09d", F.lit(seed), F.col("id")).alias("event_id"),
         F.format_string("user-%06d", (_rand(seed, "user") * users).cast("int")).alias("user_id"),
         kind.alias("event_type"),
@@ -28,8 +29,12 @@ def user_events(spark: SparkSession, rows: int, users: int = 100_000, seed: int 
             F.lit("device"), F.when(_rand(seed, "dev") < 0.5, "web").otherwise("ios")
         ).alias("properties"),
         F.when(kind == "purchase", F.round(_rand(seed, "amt") * 500, 2)).alias("amount"),
-    )
-    return frame
+    ]
+
+
+def user_events(spark: SparkSession, rows: int, users: int = 100_000, seed: int = 42) -> DataFrame:
+    """``rows`` user events of the ``user_event`` contract (timestamps over January 2026)."""
+    return spark.range(rows).select(*user_event_columns(seed, users))
 
 
 def users(spark: SparkSession, rows: int, seed: int = 7) -> DataFrame:

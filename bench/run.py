@@ -30,6 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench import data
+from bench.streaming import StreamPlan, run_stream
 from spark_etl.contracts import default_registry, validate
 from spark_etl.contracts.quality import QualityRules
 from spark_etl.datasets import JDBCDataset, S3Dataset
@@ -369,6 +370,29 @@ def bench_upsert_mysql(spark: SparkSession, rows: int, env: dict[str, str], tmp:
     )
 
 
+# ---- 4: streaming -------------------------------------------------------------------------------
+def bench_streaming(
+    spark: SparkSession, env: dict[str, str], tmp: Path, plan: StreamPlan
+) -> list[Result]:
+    """streaming_kafka_pg and the hand-written query, each under the same fixed-rate producer."""
+    pipeline = run_stream(spark, env, tmp / f"stream-{plan.rate}", plan, framework=True)
+    baseline = run_stream(spark, env, tmp / f"stream-{plan.rate}-base", plan, framework=False)
+    return [
+        Result(
+            f"streaming_{plan.rate // 1000}k" if plan.rate >= 1000 else f"streaming_{plan.rate}",
+            pipeline.records,
+            pipeline.seconds,
+            baseline.seconds * pipeline.records / max(baseline.records, 1),
+            "hand-written Structured Streaming: from_avro, same windows, psycopg upsert",
+            notes=(
+                f"producer at {plan.rate:,} events/s for {plan.warmup_s:g} s warm-up + "
+                f"{plan.seconds:g} s measured; trigger {plan.trigger}"
+            ),
+            extra={"streaming": asdict(pipeline), "baseline_streaming": asdict(baseline)},
+        )
+    ]
+
+
 # ---- driver -------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     """Cores and memory of this machine."""
@@ -385,8 +409,14 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(scale: float, only: set[str] | None, out: Path) -> list[dict[str, Any]]:
-    """Run the benchmarks at ``scale`` of the full size; write and return their results."""
+def run(
+    scale: float,
+    only: set[str] | None,
+    out: Path,
+    streams: tuple[StreamPlan, ...] = (StreamPlan(50_000), StreamPlan(100_000)),
+) -> list[dict[str, Any]]:
+    """Run the benchmarks at ``scale`` of the full size and the streaming runs of ``streams``;
+    write and return their results."""
     load_services_env()
     env = dict(os.environ)
     spark = get_spark(
@@ -419,6 +449,9 @@ def run(scale: float, only: set[str] | None, out: Path) -> list[dict[str, Any]]:
         ],
         "upsert_pg": lambda: [bench_upsert_pg(spark, size["upsert_rows"], env)],
         "upsert_mysql": lambda: [bench_upsert_mysql(spark, size["upsert_rows"], env, tmp)],
+        "streaming": lambda: [
+            result for plan in streams for result in bench_streaming(spark, env, tmp, plan)
+        ],
     }
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -478,6 +511,30 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{r['baseline_rps']:,.0f} | {r['ratio']:.2f} | {r['driver_peak_rss_mib']:,.0f} | "
             f"{r['driver_cpu_s']} | {r['baseline']} |"
         )
+    streaming = [r for r in results if "streaming" in r["extra"]]
+    if streaming:
+        lines += [
+            "",
+            (
+                "| streaming | events/s offered | sustained events/s | latency p50 / p95 / p99 s "
+                "| baseline p50 / p95 / p99 s | batch p50 s | stages p50 ms |"
+            ),
+            "|---|---:|---:|---|---|---:|---|",
+        ]
+        for r in streaming:
+            run_, base = r["extra"]["streaming"], r["extra"]["baseline_streaming"]
+            lat, blat = run_["latency_s"], base["latency_s"]
+            stages = ", ".join(
+                f"{k} {v}"
+                for k, v in run_["extra"]["stages_ms_p50"].items()
+                if k in {"addBatch", "queryPlanning", "walCommit", "commitOffsets"}
+            )
+            lines.append(
+                f"| {r['name']} | {run_['extra']['rate']:,} | {r['framework_rps']:,.0f} | "
+                f"{lat['p50']} / {lat['p95']} / {lat['p99']} | "
+                f"{blat['p50']} / {blat['p95']} / {blat['p99']} | "
+                f"{run_['batch_duration_s']['p50']} | {stages} |"
+            )
     overhead = [r for r in results if "check_overhead_pct" in r["extra"]]
     for r in overhead:
         lines.append("")
@@ -494,8 +551,19 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--only", default="")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--stream-rates", default="50000,100000", help="events/s of the streaming runs"
+    )
+    parser.add_argument("--stream-seconds", type=float, default=60.0)
+    parser.add_argument("--stream-warmup", type=float, default=10.0)
+    parser.add_argument("--stream-trigger", default="1 second")
     args = parser.parse_args()
-    run(args.scale, set(filter(None, args.only.split(","))) or None, args.out)
+    streams = tuple(
+        StreamPlan(int(rate), args.stream_seconds, args.stream_warmup, args.stream_trigger)
+        for rate in args.stream_rates.split(",")
+        if rate
+    )
+    run(args.scale, set(filter(None, args.only.split(","))) or None, args.out, streams)
 
 
 if __name__ == "__main__":

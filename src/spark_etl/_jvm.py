@@ -1,13 +1,25 @@
-"""Private helpers for the JVM side of Spark: the Java exception behind a Python one."""
+"""Private helpers for the JVM side of Spark: the session in use, the Java exception behind a
+Python one."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkRuntimeError
 from pyspark.errors.exceptions.captured import CapturedException
+from pyspark.sql import SparkSession
 
 _MAX_DEPTH = 20
+
+
+def current_session() -> SparkSession | None:
+    """This thread's active session, else the process's default one (a run started on another
+    thread than the session: a scheduler's worker, a notebook's background job), else None."""
+    try:
+        return SparkSession.active()
+    except PySparkRuntimeError:
+        return None
 
 
 def java_exception(exc: BaseException) -> Any | None:

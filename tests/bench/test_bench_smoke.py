@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from bench.run import run, table
+from bench.streaming import StreamPlan
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -19,13 +20,19 @@ NAMES = {
     "batch_complex",
     "upsert_pg",
     "upsert_mysql",
+    "streaming_2k",
 }
 
 
 def test_every_benchmark_runs_and_reports(
     tmp_path: Path, services: dict[str, str], spark: object
 ) -> None:
-    results = run(scale=0.0001, only=None, out=tmp_path)
+    results = run(
+        scale=0.0001,
+        only=None,
+        out=tmp_path,
+        streams=(StreamPlan(rate=2_000, seconds=4, warmup_s=2),),
+    )
     assert {r["name"] for r in results} == NAMES
     for name in NAMES:
         record = json.loads((tmp_path / f"{name}.json").read_text())
@@ -34,3 +41,9 @@ def test_every_benchmark_runs_and_reports(
         assert record["machine"]["cores"] >= 1 and record["driver_peak_rss_mib"] > 0
     assert (tmp_path / "README.md").read_text() == table(results)
     assert "| upsert_pg | 1,000 |" in table(results)
+    stream = json.loads((tmp_path / "streaming_2k.json").read_text())["extra"]
+    for run_ in (stream["streaming"], stream["baseline_streaming"]):
+        # every record after the warm-up reached PostgreSQL, with a measured latency
+        assert run_["not_visible"] == 0 and run_["records"] >= 4_000
+        assert 0 < run_["latency_s"]["p50"] <= run_["latency_s"]["p99"]
+    assert "| streaming_2k | 2,000 |" in table(results)

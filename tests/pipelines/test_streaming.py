@@ -91,6 +91,8 @@ def test_bounded_run_of_60k_events_gives_exact_window_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SPARK_ETL_MAX_OFFSETS_PER_TRIGGER", "20000")  # three micro-batches
+    s3 = s3_client(services)
+    clear_prefix(s3, "spark-etl-lake", "dead_letters/")
     events = sorted_events(60_000, seed=31)
     produce(spark, services, events)
     log = io.StringIO()
@@ -98,6 +100,8 @@ def test_bounded_run_of_60k_events_gives_exact_window_counts(
     run_pipeline("streaming_kafka_pg", log)
 
     assert pg_windows(pg) == expected_windows(events)
+    # clean micro-batches leave nothing in the dead-letter queue: not even an empty commit
+    assert s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="dead_letters/").get("KeyCount") == 0
     batches = [
         e
         for e in json_events(log.getvalue())

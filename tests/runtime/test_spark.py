@@ -22,3 +22,22 @@ def test_avro_connector_round_trip(spark: SparkSession, tmp_path) -> None:
     df.write.format("avro").save(str(tmp_path / "out"))
     back = spark.read.format("avro").load(str(tmp_path / "out"))
     assert sorted(map(tuple, back.collect())) == [(1, "a"), (2, "b")]
+
+
+def test_datasets_find_the_session_from_another_thread(spark: SparkSession, tmp_path) -> None:
+    """A run started on a worker thread (a scheduler, a notebook's background job) has no active
+    session of its own: the datasets use the process's default one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from spark_etl.datasets import S3Dataset
+
+    def round_trip() -> tuple[bool, int]:
+        no_active_here = SparkSession.getActiveSession() is None
+        dataset = S3Dataset(path=str(tmp_path / "threaded"))
+        dataset.save(spark.range(7).selectExpr("id", "id * 2 AS twice"))
+        return no_active_here, dataset.load().count()
+
+    with ThreadPoolExecutor(1) as pool:
+        no_active_here, rows = pool.submit(round_trip).result()
+    assert no_active_here  # the case this guards: Spark's active session is per thread
+    assert rows == 7

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from spark_etl._jvm import is_jvm_error
+from spark_etl._jvm import current_session, is_jvm_error
 from spark_etl.contracts import Contract, default_registry
 from spark_etl.datasets._streaming import parse_settings, start_query
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
@@ -150,7 +150,7 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
     @staticmethod
     def _spark() -> SparkSession:
         """The active session: built by the runtime's SparkHooks (or a test fixture), never here."""
-        spark = SparkSession.getActiveSession()
+        spark = current_session()
         if spark is None:
             raise DatasetConfigError(
                 "No active SparkSession: run through `kedro run` (its SparkHooks start one) "

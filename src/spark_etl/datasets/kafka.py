@@ -319,6 +319,8 @@ class KafkaDataset(EtlDataset):
         dataset = f"kafka:{self._where}"
 
         def send(batch: DataFrame, batch_id: int) -> None:
+            if batch.isEmpty():  # the usual case: no write, no empty commit in the queue
+                return
             deadletter.send(
                 batch,
                 payload=F.col("value"),

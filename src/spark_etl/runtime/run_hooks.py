@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
+from spark_etl._jvm import current_session
 from spark_etl.contracts import deadletter
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import context, logs, retry, streaming
@@ -108,7 +109,7 @@ class RunHooks:
         names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
         pipeline = ",".join(names)
         context.start_run(pipeline, str(run_params.get("run_id")))
-        spark = SparkSession.getActiveSession()
+        spark = current_session()
         if spark is not None:
             streaming.ensure_listener(spark)
         self._started = time.perf_counter()

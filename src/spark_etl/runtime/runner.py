@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.runner import SequentialRunner
 from kedro.runner.runner import _find_nodes_to_resume_from
-from pyspark.sql import SparkSession
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from spark_etl._jvm import current_session
 from spark_etl.runtime import context
 from spark_etl.runtime.errors import classify, is_transient
 from spark_etl.runtime.retry import RetryPolicy, policy_for
@@ -124,7 +124,7 @@ class RetryingRunner(SequentialRunner):
     @staticmethod
     def _await_streams() -> None:
         """Streaming sinks started queries: wait for them (a failure is retried like any)."""
-        spark = SparkSession.getActiveSession()
+        spark = current_session()
         if spark is not None:
             await_queries(spark, streaming_settings.max_duration_s)
 
