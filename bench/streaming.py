@@ -319,7 +319,7 @@ class StreamPlan:
 
     rate: int
     seconds: float = 60.0
-    warmup_s: float = 10.0
+    warmup_s: float = 30.0
     trigger: str = "1 second"
 
 

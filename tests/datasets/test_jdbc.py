@@ -122,6 +122,24 @@ def test_upsert_rejects_duplicate_keys_and_writes_nothing(
     assert leftovers == []
 
 
+def test_upsert_names_keys_equal_only_under_the_database_collation(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    """MariaDB's default collation makes 'K' and 'k' one key: Spark cannot see the repeat, so the
+    error quotes the database; PostgreSQL compares bytes and takes both rows."""
+    ds = upsert(db, unique_name)
+    batch = frame(spark, [("k", 1, 1.0, None, T1), ("K", 2, 1.0, None, T1)])
+    if db.name == "postgresql":
+        ds.save(batch)
+        assert [r[0] for r in db.rows(unique_name)] == ["K", "k"]
+        return
+    ds.save(frame(spark, [("x", 1, 1.0, None, T0)]))
+    with pytest.raises(DatasetError, match=r"same key more than once \(Duplicate entry"):
+        ds.save(batch)
+    assert db.rows(unique_name) == [("x", 1, 1.0, T0)]
+    assert [t for t in _tables(db) if t.startswith(unique_name + "__stg")] == []
+
+
 def test_upsert_dedup_order_by_keeps_latest(
     spark: SparkSession, db: Database, unique_name: str
 ) -> None:

@@ -89,9 +89,20 @@ class Dialect:
             cols.append(f"PRIMARY KEY ({self.column_list(keys)})")
         return f"CREATE TABLE {self.table(table)} ({', '.join(cols)})"
 
+    #: Whether the upsert statement itself fails when the batch holds a key twice (PostgreSQL's
+    #: ``ON CONFLICT DO UPDATE`` does; MySQL's ``ON DUPLICATE KEY UPDATE`` would apply both rows).
+    merge_rejects_repeated_keys: ClassVar[bool] = False
+
     def create_staging(self, staging: TableName, target: TableName) -> str:
         """An empty copy of the target's columns, without its keys, to load a batch into."""
         raise NotImplementedError
+
+    def key_staging(self, staging: TableName, keys: list[str]) -> list[str]:
+        """Statements that make an empty upsert staging table refuse a key twice, where the merge
+        would not (checked while loading: no extra pass over the batch)."""
+        if self.merge_rejects_repeated_keys:
+            return []
+        return [f"ALTER TABLE {self.table(staging)} ADD PRIMARY KEY ({self.column_list(keys)})"]
 
     def drop_table(self, table: TableName) -> str:
         """``DROP TABLE IF EXISTS``."""
@@ -136,6 +147,7 @@ class PostgresDialect(Dialect):
 
     name: ClassVar[str] = "postgresql"
     driver: ClassVar[str] = "org.postgresql.Driver"
+    merge_rejects_repeated_keys: ClassVar[bool] = True
     connection_defaults: dict[str, str] = field(
         default_factory=lambda: {"reWriteBatchedInserts": "true"}
     )

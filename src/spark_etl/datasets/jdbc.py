@@ -10,6 +10,7 @@ no-op.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 OVERWRITE_STRATEGIES = ("truncate", "replace")
 _MAX_REPORTED_DUPLICATES = 10
+_DUPLICATE_ENTRY = re.compile(r"Duplicate entry '.*?' for key '[^']*'")
+_CARDINALITY_VIOLATION = "21000"  # PostgreSQL: ON CONFLICT DO UPDATE met a key twice
 
 
 class JDBCDataset(EtlDataset):
@@ -159,7 +162,12 @@ class JDBCDataset(EtlDataset):
         with self._translated_errors("write"):
             self._prepare(target, staging, data)
             try:
-                self._load_staging(data, staging)
+                try:
+                    self._load_staging(data, staging)
+                except Exception as exc:
+                    if self._write_mode == "upsert" and _is_duplicate_key(exc):
+                        raise self._repeated_keys(data, _duplicate_entry(exc)) from exc
+                    raise
                 self._commit_from_staging(target, staging, columns)
             finally:
                 self._execute_quietly(self._dialect.drop_table(staging))
@@ -183,6 +191,9 @@ class JDBCDataset(EtlDataset):
                 else self._dialect.create_staging(staging, target)
             )
             _execute(conn, ddl)
+            if self._write_mode == "upsert":
+                for sql in self._dialect.key_staging(staging, self._key_columns):
+                    _execute(conn, sql)
 
     def _load_staging(self, data: DataFrame, staging: TableName) -> None:
         properties = {
@@ -198,8 +209,6 @@ class JDBCDataset(EtlDataset):
         self, target: TableName, staging: TableName, columns: list[str]
     ) -> None:
         with self._connection() as conn:
-            if self._write_mode == "upsert":
-                self._reject_duplicate_keys(conn, staging)
             statements = self._statements(target, staging, columns)
             conn.setAutoCommit(False)
             try:
@@ -209,6 +218,8 @@ class JDBCDataset(EtlDataset):
                 conn.rollback()
                 if not is_jvm_error(exc):
                     raise
+                if self._write_mode == "upsert" and sql_state(exc) == _CARDINALITY_VIOLATION:
+                    self._reject_duplicate_keys(conn, staging, java_error_chain(exc)[0])
                 raise self._rejected(exc) from exc
         logger.info(
             "Wrote to %s (mode %s): %s rows affected",
@@ -243,21 +254,40 @@ class JDBCDataset(EtlDataset):
             .drop("__spark_etl_rank")
         )
 
-    def _reject_duplicate_keys(self, conn: Any, staging: TableName) -> None:
+    def _reject_duplicate_keys(self, conn: Any, staging: TableName, database_says: str) -> None:
+        """The merge refused a key repeated in the batch: name the keys from the staged rows."""
         rows = _query(
             conn, self._dialect.duplicate_keys(staging, self._key_columns, _MAX_REPORTED_DUPLICATES)
         )
-        if rows:
-            shown = "; ".join(
-                ", ".join(f"{k}={v!r}" for k, v in zip(self._key_columns, row, strict=False))
-                + f" ({row[-1]}x)"
-                for row in rows
-            )
-            raise WriteRejectedError(
-                f"Upsert into '{self._table_label()}' rejected, nothing written: the batch holds "
-                f"the same key more than once ({shown}). Deduplicate upstream, or set "
-                "dedup_order_by to keep the latest row per key."
-            )
+        raise self._duplicates_error([tuple(row) for row in rows], database_says)
+
+    def _repeated_keys(self, data: DataFrame, database_says: str) -> WriteRejectedError:
+        """The staging table refused a key twice while loading: name the keys from the batch
+        (the error path only; the database's own message covers keys equal only under its
+        collation, such as 'A' and 'a')."""
+        rows = (
+            data.groupBy(*self._key_columns)
+            .count()
+            .filter("count > 1")
+            .orderBy(*self._key_columns)
+            .limit(_MAX_REPORTED_DUPLICATES)
+            .collect()
+        )
+        return self._duplicates_error([tuple(row) for row in rows], database_says)
+
+    def _duplicates_error(
+        self, rows: list[tuple[Any, ...]], database_says: str
+    ) -> WriteRejectedError:
+        shown = "; ".join(
+            ", ".join(f"{k}={v!r}" for k, v in zip(self._key_columns, row, strict=False))
+            + f" ({row[-1]}x)"
+            for row in rows
+        )
+        return WriteRejectedError(
+            f"Upsert into '{self._table_label()}' rejected, nothing written: the batch holds "
+            f"the same key more than once ({shown or database_says}). Deduplicate upstream, or "
+            "set dedup_order_by to keep the latest row per key."
+        )
 
     def _check_keys_present(self, columns: list[str]) -> None:
         for name in [*self._key_columns, *self._audit_columns]:
@@ -413,6 +443,23 @@ class JDBCDataset(EtlDataset):
         if state.startswith(("23", "21")):
             return self._rejected(exc)
         return None
+
+
+def _duplicate_entry(exc: Exception) -> str:
+    """The database's words for the repeated key (``Duplicate entry 'k' for key 'PRIMARY'``)."""
+    for line in java_error_chain(exc):
+        found = _DUPLICATE_ENTRY.search(line)
+        if found:
+            return found.group(0)
+    return "a unique-key violation in the staging table"
+
+
+def _is_duplicate_key(exc: Exception) -> bool:
+    """A unique-key violation (SQLState 23000 with MySQL's 'Duplicate entry', or 23505)."""
+    state = sql_state(exc) or ""
+    return state == "23505" or (
+        state == "23000" and "Duplicate entry" in " ".join(java_error_chain(exc))
+    )
 
 
 def _execute(conn: Any, sql: str) -> int:
