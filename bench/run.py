@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pymysql
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -200,7 +199,7 @@ def bench_batch_complex(
         env["SPARK_ETL_MYSQL_URL"], "bench_users", properties=my_props
     )
     pg = {"user": env["SPARK_ETL_PG_USER"], "password": env["SPARK_ETL_PG_PASSWORD"]}
-    with _pg_connect(env) as conn:
+    with data.pg_connect(env) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_user_totals_baseline")
     aggregations = [
         {"function": "count", "alias": "events"},
@@ -234,7 +233,7 @@ def bench_batch_complex(
             "bench_user_totals_stage",
             properties={**pg, "driver": "org.postgresql.Driver", "reWriteBatchedInserts": "true"},
         )
-        with _pg_connect(env) as conn:
+        with data.pg_connect(env) as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS bench_user_totals_baseline (user_id text PRIMARY KEY,"
                 " country text, events bigint, amount double precision)"
@@ -253,17 +252,6 @@ def bench_batch_complex(
         timed(framework),
         timed(baseline),
         "hand-written PySpark: JDBC into a staging table, then INSERT ... ON CONFLICT",
-    )
-
-
-def _pg_connect(env: dict[str, str]) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=env["SPARK_ETL_PG_HOST"],
-        port=env["SPARK_ETL_PG_PORT"],
-        dbname=env["SPARK_ETL_PG_DB"],
-        user=env["SPARK_ETL_PG_USER"],
-        password=env["SPARK_ETL_PG_PASSWORD"],
-        autocommit=True,
     )
 
 
@@ -290,7 +278,7 @@ def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Resu
     url = env["SPARK_ETL_PG_URL"]
     batch = _upsert_rows(spark, rows, rows // 2)  # half of it already in the table
     payload = _csv(batch)
-    conn = _pg_connect(env)
+    conn = data.pg_connect(env)
 
     def reset(table: str) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {table}")

@@ -27,7 +27,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from pyspark.sql import DataFrame, SparkSession
@@ -35,6 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 from pyspark.sql.streaming import StreamingQueryListener
 
+from bench.data import pg_connect
 from spark_etl.contracts import default_registry
 from spark_etl.runtime.runner import RetryingRunner
 from spark_etl.runtime.streaming import stop_gracefully
@@ -245,14 +245,7 @@ def _run_pipeline(errors: list[BaseException]) -> None:
 def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger: str) -> None:
     """The hand-written job: Kafka -> from_avro -> the same windows -> upsert via psycopg."""
     schema = default_registry().get("user_event").avro_json
-    pg = {
-        "host": env["SPARK_ETL_PG_HOST"],
-        "port": env["SPARK_ETL_PG_PORT"],
-        "dbname": env["SPARK_ETL_PG_DB"],
-        "user": env["SPARK_ETL_PG_USER"],
-        "password": env["SPARK_ETL_PG_PASSWORD"],
-    }
-    with psycopg.connect(**pg, autocommit=True) as conn:
+    with pg_connect(env) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_event_counts_base")
         conn.execute(
             "CREATE TABLE bench_event_counts_base (window_start timestamptz, window_end "
@@ -283,7 +276,7 @@ def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger
 
     def upsert(batch: DataFrame, batch_id: int) -> None:
         rows = [tuple(r) for r in batch.collect()]  # one row per window and type: a few dozen
-        with psycopg.connect(**pg) as conn, conn.cursor() as cur:
+        with pg_connect(env, autocommit=False) as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO bench_event_counts_base VALUES (%s, %s, %s, %s) ON CONFLICT "
                 "(window_start, window_end, event_type) DO UPDATE SET events = EXCLUDED.events",
@@ -301,14 +294,7 @@ def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger
 
 
 def _clear_pipeline_sink(env: dict[str, str]) -> None:
-    with psycopg.connect(
-        host=env["SPARK_ETL_PG_HOST"],
-        port=env["SPARK_ETL_PG_PORT"],
-        dbname=env["SPARK_ETL_PG_DB"],
-        user=env["SPARK_ETL_PG_USER"],
-        password=env["SPARK_ETL_PG_PASSWORD"],
-        autocommit=True,
-    ) as conn:
+    with pg_connect(env) as conn:
         conn.execute("DROP TABLE IF EXISTS event_counts")
 
 

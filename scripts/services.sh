@@ -9,6 +9,8 @@
 #
 # NAME is one of: postgres mariadb s3 kafka spark (default: all but spark; `make spark` adds it).
 # Ports can be moved with SPARK_ETL_{PG,MYSQL,S3,KAFKA,KAFKA_CONTROLLER,SPARK_MASTER,SPARK_UI}_PORT.
+# The defaults sit below Linux's ephemeral range (32768-60999), so no client socket of a test or a
+# Spark driver can be holding one of them when a server starts late (as Spark does in `make test`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,13 +21,13 @@ VENV_BIN="$ROOT/.venv/bin"
 SPARK_ETL_HOME="${SPARK_ETL_HOME:-$HOME/.cache/spark-etl}"
 WAIT_SECONDS="${SPARK_ETL_WAIT_SECONDS:-90}"
 
-PG_PORT="${SPARK_ETL_PG_PORT:-55432}"
-MYSQL_PORT="${SPARK_ETL_MYSQL_PORT:-53306}"
-S3_PORT="${SPARK_ETL_S3_PORT:-55000}"
-KAFKA_PORT="${SPARK_ETL_KAFKA_PORT:-59092}"
-KAFKA_CONTROLLER_PORT="${SPARK_ETL_KAFKA_CONTROLLER_PORT:-59093}"
-SPARK_MASTER_PORT="${SPARK_ETL_SPARK_MASTER_PORT:-57077}"
-SPARK_UI_PORT="${SPARK_ETL_SPARK_UI_PORT:-58080}"
+PG_PORT="${SPARK_ETL_PG_PORT:-25432}"
+MYSQL_PORT="${SPARK_ETL_MYSQL_PORT:-23306}"
+S3_PORT="${SPARK_ETL_S3_PORT:-25000}"
+KAFKA_PORT="${SPARK_ETL_KAFKA_PORT:-29092}"
+KAFKA_CONTROLLER_PORT="${SPARK_ETL_KAFKA_CONTROLLER_PORT:-29093}"
+SPARK_MASTER_PORT="${SPARK_ETL_SPARK_MASTER_PORT:-27077}"
+SPARK_UI_PORT="${SPARK_ETL_SPARK_UI_PORT:-28080}"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deps/kafka/pom.xml")"
 DB_NAME=spark_etl
 DB_USER=spark_etl
@@ -38,6 +40,12 @@ die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# port_free NAME PORT VAR: before starting NAME, refuse a port another process already listens on.
+port_free() {
+  port_open "$2" && die "$1: 127.0.0.1:$2 is already taken by another process; stop that process, or move $1 with $3=<free port>"
+  return 0
+}
 
 # wait_for NAME PORT LOGFILE PIDFILE [READY_CMD...]: until the port answers (and READY_CMD
 # succeeds); fails at once if the process of PIDFILE (or "-" for none) has exited.
@@ -96,6 +104,7 @@ postgres_up() {
   fi
   chown -R "$owner" "$PG_DIR"
   if ! pg_ready; then
+    port_free postgres "$PG_PORT" SPARK_ETL_PG_PORT
     log "postgres: starting on 127.0.0.1:$PG_PORT"
     as_user "$owner" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t "$WAIT_SECONDS" start \
       -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_DIR/run -c max_connections=200 -c fsync=off" \
@@ -142,6 +151,7 @@ mariadb_up() {
   fi
   chown -R "$owner" "$MY_DIR"
   if ! pid_alive "$MY_DIR/run/mariadbd.pid"; then
+    port_free mariadb "$MYSQL_PORT" SPARK_ETL_MYSQL_PORT
     log "mariadb: starting on 127.0.0.1:$MYSQL_PORT"
     nohup "$bin" --no-defaults --user="$owner" --datadir="$MY_DIR/data" --port="$MYSQL_PORT" \
       --bind-address=127.0.0.1 --socket="$MY_SOCK" --pid-file="$MY_DIR/run/mariadbd.pid" \
@@ -179,6 +189,7 @@ s3_up() {
   [ -x "$VENV_BIN/moto_server" ] || die "moto_server not found in .venv; run \`make venv\` first"
   mkdir -p "$S3_DIR"
   if ! pid_alive "$S3_DIR/moto.pid"; then
+    port_free s3 "$S3_PORT" SPARK_ETL_S3_PORT
     log "s3: starting moto on 127.0.0.1:$S3_PORT"
     nohup "$VENV_BIN/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$S3_DIR/moto.log" 2>&1 &
     echo $! >"$S3_DIR/moto.pid"
@@ -261,6 +272,8 @@ EOF
       || die "kafka: storage format failed; see $KAFKA_DIR/format.log"
   fi
   if ! pid_alive "$KAFKA_DIR/kafka.pid"; then
+    port_free kafka "$KAFKA_PORT" SPARK_ETL_KAFKA_PORT
+    port_free kafka "$KAFKA_CONTROLLER_PORT" SPARK_ETL_KAFKA_CONTROLLER_PORT
     log "kafka: starting broker $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
     : >"$KAFKA_DIR/server.log"
     nohup java -Xms256m -Xmx768m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_LIBS/*" \
@@ -286,6 +299,8 @@ spark_ready() { curl -fsS --max-time 2 "http://127.0.0.1:$SPARK_UI_PORT/json/" |
 spark_up() {
   local home; home="$(spark_home)"; mkdir -p "$SPARK_DIR/work"
   if ! pid_alive "$SPARK_DIR/master.pid"; then
+    port_free spark "$SPARK_MASTER_PORT" SPARK_ETL_SPARK_MASTER_PORT
+    port_free spark "$SPARK_UI_PORT" SPARK_ETL_SPARK_UI_PORT
     log "spark: starting master on 127.0.0.1:$SPARK_MASTER_PORT (UI $SPARK_UI_PORT)"
     SPARK_HOME="$home" nohup "$home/bin/spark-class" org.apache.spark.deploy.master.Master \
       --host 127.0.0.1 --port "$SPARK_MASTER_PORT" --webui-port "$SPARK_UI_PORT" >"$SPARK_DIR/master.log" 2>&1 &

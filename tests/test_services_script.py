@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -45,9 +46,8 @@ def test_unknown_server_is_refused_by_name() -> None:
 
 
 def test_server_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
-    with socket.socket() as squatter:  # the port is taken, so moto cannot bind it
+    with socket.socket() as squatter:  # bound but not listening: moto starts, then cannot bind
         squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
         port = squatter.getsockname()[1]
         result = run_script(
             "up",
@@ -63,3 +63,32 @@ def test_server_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
     assert f"services: error: s3 exited before it answered on 127.0.0.1:{port}" in result.stderr
     assert f"its log is {log}" in result.stderr
     assert not (tmp_path / "services.env").exists()
+
+
+def test_port_another_process_listens_on_is_refused_before_starting(tmp_path: Path) -> None:
+    with socket.socket() as squatter:  # someone else's server already answers on the port
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = run_script(
+            "up", "s3", env={"SPARK_ETL_LOCAL": str(tmp_path), "SPARK_ETL_S3_PORT": str(port)}
+        )
+    assert result.returncode == 1
+    assert (
+        f"services: error: s3: 127.0.0.1:{port} is already taken by another process; "
+        "stop that process, or move s3 with SPARK_ETL_S3_PORT=<free port>"
+    ) in result.stderr
+    assert not (tmp_path / "s3" / "moto.pid").exists()  # nothing was started
+    assert not (tmp_path / "services.env").exists()
+
+
+def test_default_ports_are_outside_the_ephemeral_range() -> None:
+    """A client socket (a test's, a Spark driver's) may hold any port of the ephemeral range, so a
+    server started late, as Spark's master is in `make test`, could find its port taken."""
+    defaults = [
+        int(value)
+        for value in re.findall(r'_PORT="\$\{SPARK_ETL_\w+_PORT:-(\d+)\}"', SCRIPT.read_text())
+    ]
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert len(defaults) == 7
+    assert [port for port in defaults if low <= port <= high] == []

@@ -24,21 +24,18 @@ DIST = ROOT / "dist"
 @pytest.fixture(scope="module")
 def cluster() -> str:
     """The standalone master (started if needed) and a fresh `make package`."""
-    subprocess.run(
-        ["bash", str(ROOT / "scripts" / "services.sh"), "up", "spark"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    subprocess.run(
-        ["make", "-s", "package"], cwd=ROOT, check=True, capture_output=True, timeout=600
-    )
-    return "spark://127.0.0.1:" + os.environ.get("SPARK_ETL_SPARK_MASTER_PORT", "57077")
+    for command in (["bash", "scripts/services.sh", "up", "spark"], ["make", "-s", "package"]):
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+        )
+        if done.returncode != 0:  # the script's own message names the server, its log, its tail
+            pytest.fail(f"`{' '.join(command)}` failed:\n{done.stdout}{done.stderr}", pytrace=False)
+    return "spark://127.0.0.1:" + os.environ.get("SPARK_ETL_SPARK_MASTER_PORT", "27077")
 
 
 def completed_apps() -> int:
     """Applications the standalone master has seen finish (its JSON status page)."""
-    port = os.environ.get("SPARK_ETL_SPARK_UI_PORT", "58080")
+    port = os.environ.get("SPARK_ETL_SPARK_UI_PORT", "28080")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/", timeout=10) as page:
         return len(json.load(page).get("completedapps", []))
 
