@@ -5,6 +5,10 @@ database transaction moves it into the target (``append``: insert; ``overwrite``
 insert, or a table swap; ``upsert``: ``INSERT ... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE``).
 So a failed write changes nothing in the target, and re-running an upsert of the same data is a
 no-op.
+
+A key repeated within one upsert batch is refused without an extra pass over the data: PostgreSQL's
+``ON CONFLICT DO UPDATE`` fails on it by itself; for MySQL the staging table gets the key as its
+primary key, so the load fails. Only then are the repeated keys looked up, to name them.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class JDBCDataset(EtlDataset):
 
         user_summary:
           type: spark_etl.datasets.JDBCDataset
-          url: jdbc:postgresql://127.0.0.1:55432/spark_etl
+          url: jdbc:postgresql://127.0.0.1:25432/spark_etl
           table: user_summary
           credentials: postgres          # user, password
           write_mode: upsert
