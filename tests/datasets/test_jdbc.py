@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from spark_etl.datasets import JDBCDataset
 from spark_etl.datasets.exceptions import (
@@ -315,3 +316,53 @@ def _indexes(db: Database, table: str) -> list[str]:
     if db.name == "postgresql":
         return [r[0] for r in db.run(f"SELECT indexname FROM pg_indexes WHERE tablename='{table}'")]
     return [r[2] for r in db.run(f"SHOW INDEX FROM {table}")]
+
+
+def test_streaming_micro_batch_uses_one_connection_per_task_slot(
+    spark: SparkSession,
+    services: dict[str, str],
+    pg_credentials: dict[str, str],
+    tmp_path: Any,
+    unique_name: str,
+) -> None:
+    """A stateful query's micro-batch has spark.sql.shuffle.partitions partitions (8 here), most
+    nearly empty; its staging write runs one task (one connection) per task slot, 2 on local[2]."""
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "part-0.json").write_text(
+        "\n".join(f'{{"id": "k{i % 20}", "qty": {i}}}' for i in range(200)) + "\n"
+    )
+    stream = spark.readStream.schema("id string, qty long").json(str(source))
+    counts = stream.groupBy("id").agg(F.sum("qty").alias("qty"))
+    sink = JDBCDataset(
+        url=services["SPARK_ETL_PG_URL"],
+        table=unique_name,
+        credentials=pg_credentials,
+        write_mode="upsert",
+        key_columns=["id"],
+        streaming={
+            "checkpoint_location": str(tmp_path / "checkpoint"),
+            "trigger": "available-now",
+            "output_mode": "update",
+        },
+    )
+    previous = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "8")
+    try:
+        sink.save(counts)
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", previous)
+    assert sink.query is not None
+    sink.query.awaitTermination(180)
+    assert sink.query.exception() is None
+
+    tracker = spark.sparkContext.statusTracker()
+    stages = [
+        tracker.getStageInfo(stage)
+        for job in tracker.getJobIdsForGroup(str(sink.query.runId))
+        for stage in (tracker.getJobInfo(job).stageIds if tracker.getJobInfo(job) else [])
+    ]
+    tasks = sorted(s.numTasks for s in stages if s is not None)
+    assert tasks[-1] == spark.sparkContext.defaultParallelism == 2  # not 8: capped per slot
+    assert sink.load().count() == 20
+    assert sum(row.qty for row in sink.load().collect()) == sum(range(200))

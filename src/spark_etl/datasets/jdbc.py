@@ -60,6 +60,9 @@ class JDBCDataset(EtlDataset):
     Reads take ``table`` or ``query``; ``load_args`` go to Spark's JDBC reader (``partitionColumn``,
     ``lowerBound``, ``upperBound``, ``numPartitions`` for parallel reads, ``fetchsize``).
     ``save_args`` go to the writer that fills the staging table (``batchsize``, ``numPartitions``).
+    A streaming micro-batch is written over at most one connection per task slot unless
+    ``numPartitions`` is set: it arrives in as many partitions as the query's state
+    (``spark.sql.shuffle.partitions``), most of them nearly empty.
 
     Upsert needs ``key_columns`` that form the target's primary key or a unique index. A batch that
     holds one key twice is rejected, naming the keys, unless ``dedup_order_by`` names a column: then
@@ -155,7 +158,16 @@ class JDBCDataset(EtlDataset):
         return _json_to_nested(data, self._contract())
 
     # ------------------------------------------------------------------ write
-    def _save_batch(self, data: DataFrame) -> None:
+    def _save_micro_batch(self, batch: DataFrame, batch_id: int) -> None:
+        slots = self._spark().sparkContext.defaultParallelism
+        self._save_batch(batch, connections=slots)
+
+    def _save_batch(self, data: DataFrame, connections: int | None = None) -> None:
+        """Fill a staging table, then commit it into the target in one transaction.
+
+        ``connections`` caps the staging write's connections when ``numPartitions`` is unset
+        (Spark's JDBC writer coalesces to it).
+        """
         target = self._require_table()
         columns = [check_identifier(c, "column") for c in data.columns]
         self._check_keys_present(columns)
@@ -167,7 +179,7 @@ class JDBCDataset(EtlDataset):
             self._prepare(target, staging, data)
             try:
                 try:
-                    self._load_staging(data, staging)
+                    self._load_staging(data, staging, connections)
                 except Exception as exc:
                     if self._write_mode == "upsert" and _is_duplicate_key(exc):
                         raise self._repeated_keys(data, _duplicate_entry(exc)) from exc
@@ -199,10 +211,13 @@ class JDBCDataset(EtlDataset):
                 for sql in self._dialect.key_staging(staging, self._key_columns):
                     _execute(conn, sql)
 
-    def _load_staging(self, data: DataFrame, staging: TableName) -> None:
+    def _load_staging(
+        self, data: DataFrame, staging: TableName, connections: int | None = None
+    ) -> None:
         properties = {
             **self._connection_properties(),
             "stringtype": "unspecified",
+            **({"numPartitions": str(connections)} if connections else {}),
             **{k: str(v) for k, v in self._save_args.items()},
         }
         data.write.format("jdbc").options(**properties).option(
