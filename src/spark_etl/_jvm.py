@@ -8,7 +8,7 @@ from typing import Any
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkRuntimeError
 from pyspark.errors.exceptions.captured import CapturedException
-from pyspark.sql import SparkSession
+from pyspark.sql import Observation, SparkSession
 
 _MAX_DEPTH = 20
 
@@ -50,6 +50,11 @@ def java_error_chain(exc: BaseException) -> list[str]:
     return [f"{t.getClass().getName()}: {t.getMessage()}" for t in _throwables(exc)]
 
 
+def error_text(exc: BaseException) -> str:
+    """The message of ``exc`` and of every Java exception behind it, one per line."""
+    return "\n".join([str(exc), *java_error_chain(exc)])
+
+
 def sql_state(exc: BaseException) -> str | None:
     """The SQLState of the first ``java.sql.SQLException`` in the chain, if any."""
     for throwable in _throwables(exc):
@@ -60,6 +65,15 @@ def sql_state(exc: BaseException) -> str | None:
         if state:
             return str(state)
     return None
+
+
+def observed(observation: Observation) -> dict[str, Any] | None:
+    """The metrics of ``observation``, or ``None`` if no job ran over the observed plan (never
+    blocks, unlike ``Observation.get``)."""
+    java = observation._jo
+    if java is None or not java.future().isCompleted():
+        return None
+    return dict(observation.get)
 
 
 def jvm_of(spark: Any) -> Any:

@@ -9,6 +9,7 @@ secret.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar
 
 
@@ -40,3 +41,13 @@ class SourceUnavailableError(TransientError):
 
 class AuthenticationError(TerminalError):
     """A server refused the credentials it was given."""
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its causes (``__cause__``, else ``__context__``), outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

@@ -12,6 +12,8 @@ from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark_etl.contracts import ContractViolationError
+from spark_etl.contracts.guards import guard
 from spark_etl.datasets import JDBCDataset
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
@@ -121,6 +123,24 @@ def test_upsert_rejects_duplicate_keys_and_writes_nothing(
     assert db.rows(unique_name) == [("a", 1, 1.0, T0)]
     leftovers = [t for t in _tables(db) if t.startswith(unique_name + "__stg")]
     assert leftovers == []
+
+
+def test_a_guard_that_fires_aborts_the_staging_load_and_the_target_is_untouched(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    ds = upsert(db, unique_name)
+    ds.save(frame(spark, [("a", 1, 1.0, None, T0)]))
+    rows = [(f"k{i}", i, 1.0, None, T1) for i in range(200)] + [("z", -1, 1.0, None, T1)]
+    checked = guard(
+        frame(spark, rows).repartition(4),  # several tasks: the others may have loaded rows
+        "dataset 'orders'",
+        [F.col("qty") < 0],
+        lambda: ContractViolationError("Dataset 'orders': qty < 0 in 1 row", {}),
+    )
+    with pytest.raises(ContractViolationError, match=r"Dataset 'orders': qty < 0 in 1 row"):
+        ds.save(checked)
+    assert db.rows(unique_name) == [("a", 1, 1.0, T0)]
+    assert [t for t in _tables(db) if t.startswith(unique_name + "__stg")] == []
 
 
 def test_upsert_names_keys_equal_only_under_the_database_collation(

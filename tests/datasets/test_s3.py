@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from datetime import datetime
 from typing import Any
 
@@ -175,23 +174,14 @@ def test_user_events_keep_their_enum_in_the_avro_file(
     assertDataFrameEqual(ds.load(), df)
 
 
-@pytest.mark.parametrize(
-    ("file_format", "committer", "expected"),
-    [
-        ("avro", "magic", "magic"),
-        ("json", "directory", "directory"),
-        ("avro", "file", None),
-        ("parquet", "magic", None),
-    ],
-)
-def test_writes_use_a_rename_free_s3a_committer(
+@pytest.mark.parametrize(("file_format", "committer"), [("avro", "file"), ("parquet", "magic")])
+def test_writes_use_the_classic_committer_by_default(
     spark: SparkSession,
     s3_credentials: dict[str, Any],
     services: dict[str, str],
     unique_name: str,
     file_format: str,
     committer: str,
-    expected: str | None,
 ) -> None:
     ds = S3Dataset(
         path=f"s3a://{BUCKET}/{unique_name}/",
@@ -203,12 +193,75 @@ def test_writes_use_a_rename_free_s3a_committer(
     assert ds.load().count() == 2
     s3 = s3_client(services)
     marker = s3.get_object(Bucket=BUCKET, Key=f"{unique_name}/_SUCCESS")["Body"].read()
-    if expected is None:  # Hadoop's classic committer writes an empty marker
-        assert marker == b""
-    else:  # the S3A committers write a JSON manifest naming themselves
-        assert json.loads(marker)["committer"] == expected
+    assert marker == b""  # Hadoop's classic committer writes an empty marker (S3A's a manifest)
+
+
+@pytest.mark.parametrize("committer", ["magic", "directory", "partitioned"])
+def test_an_s3a_committer_without_the_cloud_commit_protocol_is_refused_before_writing(
+    spark: SparkSession,
+    s3_credentials: dict[str, Any],
+    services: dict[str, str],
+    unique_name: str,
+    committer: str,
+) -> None:
+    # Spark's default commit protocol lets such committers write straight into the folder, so a
+    # failed job would leave partial files: the write is refused, and nothing reaches S3.
+    ds = S3Dataset(
+        path=f"s3a://{BUCKET}/{unique_name}/", credentials=s3_credentials, committer=committer
+    )
+    with pytest.raises(DatasetError, match=f"committer '{committer}' needs .*PathOutput") as err:
+        ds.save(spark.createDataFrame(ROWS, SCHEMA))
+    assert isinstance(err.value.__cause__, DatasetConfigError)  # Kedro wraps what save raises
+    listed = s3_client(services).list_objects_v2(Bucket=BUCKET, Prefix=unique_name)
+    assert listed["KeyCount"] == 0
+
+
+def test_a_failed_job_leaves_no_data_file_behind(
+    spark: SparkSession,
+    s3_credentials: dict[str, Any],
+    services: dict[str, str],
+    unique_name: str,
+) -> None:
+    s3 = s3_client(services)
+
+    def data_files() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=unique_name).get("Contents", [])
+        return sorted(o["Key"] for o in listed if "_temporary" not in o["Key"])
+
+    ds = S3Dataset(path=f"s3a://{BUCKET}/{unique_name}/", credentials=s3_credentials)
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    ds.save(df)
+    before = data_files()
+    # Two tasks: the first writes its file, the second fails, so the job aborts.
+    failing = spark.range(0, 2, numPartitions=2).selectExpr(
+        "cast(id as string) as id",
+        "if(id = 1, raise_error('boom'), id) as n",
+        "'2026-01-03' as day",
+        "timestamp'2026-01-03 00:00:00' as ts",
+    )
+    with pytest.raises(Exception, match="boom"):
+        ds.save(failing)
+    assert data_files() == before
+    assertDataFrameEqual(ds.load(), df)
 
 
 def test_unknown_committer_is_refused() -> None:
     with pytest.raises(DatasetConfigError, match="unknown committer 'rename'"):
         S3Dataset(path="s3a://b/p", committer="rename")
+
+
+def test_a_failed_first_write_leaves_no_folder_behind(
+    spark: SparkSession,
+    s3_credentials: dict[str, Any],
+    services: dict[str, str],
+    unique_name: str,
+) -> None:
+    ds = S3Dataset(path=f"s3a://{BUCKET}/{unique_name}/", credentials=s3_credentials)
+    failing = spark.range(0, 2, numPartitions=2).selectExpr(
+        "cast(id as string) as id", "if(id = 1, raise_error('boom'), id) as n"
+    )
+    with pytest.raises(Exception, match="boom"):
+        ds.save(failing)
+    # Not even the directory marker S3A leaves when the aborted job cleans up.
+    assert s3_client(services).list_objects_v2(Bucket=BUCKET, Prefix=unique_name)["KeyCount"] == 0
+    assert not ds.exists()

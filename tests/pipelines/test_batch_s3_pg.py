@@ -81,7 +81,7 @@ def fresh_input(services: dict[str, str], csv_text: str) -> Any:
 
 def assert_nothing_written(s3: Any, pg: Any) -> None:
     lake = s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="batch_s3_pg/user_events/")
-    assert lake.get("KeyCount", 0) == 0
+    assert lake.get("KeyCount", 0) == 0, [o["Key"] for o in lake.get("Contents", [])]
     assert pg.execute("SELECT to_regclass('user_summary')").fetchone() == (None,)
 
 

@@ -1,7 +1,8 @@
 """Data contracts: Avro schemas in ``schemas/``, their Spark types, and the checks that halt a run.
 
 A catalog entry names its contract in its metadata (``metadata: {schema: user_event}``); the
-contract hook (``spark_etl.runtime.contract_hooks``) checks the data on load and before save.
+contract hook (``spark_etl.runtime.contract_hooks``) checks the data on load and before save: the
+structure at once, the values inside the job that writes the data (``guards``).
 """
 
 from spark_etl.contracts.exceptions import (
@@ -10,7 +11,7 @@ from spark_etl.contracts.exceptions import (
     UnknownSchemaError,
 )
 from spark_etl.contracts.registry import Contract, SchemaRegistry, default_registry, use_registry
-from spark_etl.contracts.validation import FieldIssue, conform, validate
+from spark_etl.contracts.validation import FieldIssue, conform, guarded, validate
 
 __all__ = [
     "Contract",
@@ -21,6 +22,7 @@ __all__ = [
     "UnknownSchemaError",
     "conform",
     "default_registry",
+    "guarded",
     "use_registry",
     "validate",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kedro.io import DatasetError
+
 from spark_etl.exceptions import ConfigError, TerminalError
 
 
@@ -15,8 +17,11 @@ class UnknownSchemaError(ConfigError):
     """A catalog entry names a schema that ``schemas/`` does not hold."""
 
 
-class ContractViolationError(TerminalError):
+class ContractViolationError(TerminalError, DatasetError):
     """Data that does not meet its contract: the run halts before anything later runs or is written.
+
+    A ``DatasetError`` too, as Kedro's ``DataValidationError`` is: raised from a dataset's load or
+    save, it reaches the caller as itself, not wrapped.
 
     Attributes:
         report: the structured details (dataset, schema, fields, sample records, counts) that the
@@ -26,3 +31,7 @@ class ContractViolationError(TerminalError):
     def __init__(self, message: str, report: dict[str, Any]) -> None:
         super().__init__(message)
         self.report = report
+
+
+class GuardFiredError(TerminalError, DatasetError):
+    """A check that ran inside a Spark job failed, but its full report can no longer be built."""

@@ -19,6 +19,11 @@ Declared per dataset in ``conf/`` with Kedro's ``validator:`` key::
             - {rule: freshness, column: timestamp, max_age: 7d, severity: warn}
             - {rule: null_rate, column: amount, max: 0.95, severity: warn}
 
+When the rules check data a spark-etl dataset is about to save and all of them are row rules of
+severity ``warn`` or ``fail``, they cost no pass of their own: they run inside the job that writes
+the data (see :meth:`QualityRules.validate`); ``options.dataset`` must then be the catalog entry's
+name. On load, and through ``kedro.validation``'s API, the rules always run at once.
+
 Severities: ``warn`` logs and goes on; ``drop`` removes the failing rows (row rules only), counts
 them and sends them to the run's dead-letter queue (``spark_etl.contracts.deadletter``); ``fail``
 halts the run with Kedro's ``DataValidationError`` (terminal: never retried). Every rule logs one
@@ -29,15 +34,21 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from kedro.validation.exceptions import CheckFailure, DataValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
+from spark_etl._jvm import observed
 from spark_etl.contracts import deadletter
+from spark_etl.contracts.exceptions import GuardFiredError
+from spark_etl.contracts.guards import guard
 
 logger = logging.getLogger(__name__)
 
@@ -243,14 +254,26 @@ class QualityRules:
         self.rules = parse_rules(rules, dataset)
 
     def validate(self, data: DataFrame) -> DataFrame:
-        """Run every rule in one pass; return the data, minus the rows a ``drop`` rule removed.
+        """Check ``data``; return it, minus the rows a ``drop`` rule removed.
+
+        When the data is about to be saved to a sink that honours guards (:func:`check_in_job`,
+        :func:`expect_save`) and every rule is a row rule of severity ``warn`` or ``fail``,
+        nothing runs here: the
+        ``fail`` rules become a guard inside the job that writes the data
+        (:mod:`spark_etl.contracts.guards`), the rows each rule breaks are counted by a Spark
+        ``Observation`` of that job, and :func:`report_pending` logs the outcomes once the save is
+        done. Otherwise (a dataset rule or a ``drop`` rule) all rules run now, in one pass.
 
         Raises:
-            DataValidationError: when a ``fail`` rule fails.
+            DataValidationError: when a ``fail`` rule fails (from the write, for guarded rules).
         """
         self._check_columns(data)
         if data.isStreaming:
             return self._drop(data, [r for r in self._row_rules() if r.severity == "drop"])
+        if _take_save_mark(self.dataset) and all(
+            isinstance(r, _RowRule) and r.severity != "drop" for r in self.rules
+        ):
+            return self._in_job(data)
         results = evaluate(data, self.rules)
         for result in results:
             _log(self.dataset, result)
@@ -259,6 +282,47 @@ class QualityRules:
             raise _failure(self.dataset, failed)
         failing = {r.rule for r in results if not r.passed and r.severity == "drop"}
         return self._drop(data, [r for r in self._row_rules() if r.label() in failing])
+
+    def _in_job(self, data: DataFrame) -> DataFrame:
+        """Guard the ``fail`` rules and count every rule while the data is written."""
+        fail: list[Rule] = [
+            r for r in self.rules if isinstance(r, _RowRule) and r.severity == "fail"
+        ]
+
+        def explain() -> Exception:
+            results = evaluate(data, fail)
+            for result in results:
+                _log(self.dataset, result)
+            failed = [r for r in results if not r.passed]
+            if failed:
+                return _failure(self.dataset, failed)
+            return GuardFiredError(
+                f"Dataset '{self.dataset}' broke a quality rule while it was being written, but "
+                "reading it again found no failing row: the source changed in between. Nothing "
+                "was written; run again."
+            )
+
+        checked = guard(
+            data,
+            f"dataset '{self.dataset}', quality rules "
+            + ", ".join(r.label() for r in self._row_rules() if r.severity == "fail"),
+            [r.violation() for r in self._row_rules() if r.severity == "fail"],
+            explain,
+        )
+        # Guarded rules pass if the write succeeds: only the rows and the warn rules are counted.
+        observation = Observation(f"spark_etl_quality_{uuid.uuid4().hex}")
+        counted = checked.observe(
+            observation,
+            F.count(F.lit(1)).alias("_rows"),
+            *[
+                _aggregate(rule).alias(f"r{i}")
+                for i, rule in enumerate(self.rules)
+                if rule.severity == "warn"
+            ],
+        )
+        with _lock:
+            _pending.setdefault(self.dataset, []).append(_Pending(observation, data, self.rules))
+        return counted
 
     def _row_rules(self) -> list[_RowRule]:
         return [r for r in self.rules if isinstance(r, _RowRule)]
@@ -288,6 +352,76 @@ class QualityRules:
             dataset=self.dataset,
         )
         return data.filter(~bad)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """Rules counted by an observation of a write that has not been reported yet."""
+
+    observation: Observation
+    data: DataFrame
+    rules: list[Rule]
+
+
+_pending: dict[str, list[_Pending]] = {}
+_in_job_sinks: set[str] = set()
+_saving: set[str] = set()
+_lock = threading.Lock()
+
+
+def check_in_job(datasets: set[str]) -> None:
+    """Name the datasets whose sinks honour guards (spark-etl's: they abort or pre-check).
+
+    Their rules may run inside the write job; any other sink (a ``MemoryDataset``, a dataset of
+    kedro-datasets) could be half-written by a guard that fires, so its rules run before the save.
+    The contract hook names the catalog's spark-etl datasets when the catalog is created.
+    """
+    with _lock:
+        _in_job_sinks.clear()
+        _in_job_sinks.update(datasets)
+        _saving.clear()
+
+
+def expect_save(dataset: str) -> None:
+    """Say that the next validation of ``dataset``'s rules checks data about to be saved.
+
+    The contract hook calls this right before Kedro's catalog saves (and so validates) the data;
+    the mark is used once. Without it (a load, ``kedro.validation.validate_dataset``) the rules
+    run at once: there is no write for them to ride in.
+    """
+    with _lock:
+        if dataset in _in_job_sinks:
+            _saving.add(dataset)
+
+
+def _take_save_mark(dataset: str) -> bool:
+    with _lock:
+        if dataset in _saving:
+            _saving.discard(dataset)
+            return True
+        return False
+
+
+def report_pending(dataset: str) -> list[RuleResult]:
+    """Log the outcome of the rules counted while ``dataset`` was written; return the outcomes.
+
+    Called once the save is done (``ContractHooks.after_dataset_saved``). A write that never ran
+    (it failed) has nothing to report; its guard raised the failure itself.
+    """
+    with _lock:
+        pending = _pending.pop(dataset, [])
+        _saving.discard(dataset)
+    results: list[RuleResult] = []
+    for entry in pending:
+        metrics = observed(entry.observation)
+        if metrics is None:
+            continue
+        total = int(metrics["_rows"])
+        for i, rule in enumerate(entry.rules):
+            result = _result(entry.data, rule, metrics.get(f"r{i}", 0), total)
+            _log(dataset, result)
+            results.append(result)
+    return results
 
 
 def _rule_columns(rule: Rule) -> list[str]:

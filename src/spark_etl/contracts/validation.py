@@ -21,7 +21,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_etl.contracts.exceptions import ContractViolationError
+from spark_etl.contracts.exceptions import ContractViolationError, GuardFiredError
+from spark_etl.contracts.guards import guard
 from spark_etl.contracts.registry import Contract
 
 logger = logging.getLogger(__name__)
@@ -229,6 +230,64 @@ def validate(
             dataset=dataset,
             pipeline=pipeline,
         )
+
+
+def guarded(
+    df: DataFrame,
+    contract: Contract,
+    dataset: str,
+    *,
+    pipeline: str | None = None,
+    check_values: bool = True,
+    ignore: tuple[str, ...] = (),
+    every_row: bool = False,
+) -> DataFrame:
+    """Check the structure of ``df`` now and guard its values while the data is processed.
+
+    The structure costs nothing and is checked at once. The value checks of :func:`validate`
+    (nulls in non-null fields, values outside enums) become a guard in the plan
+    (:mod:`spark_etl.contracts.guards`): they run inside the job that writes the data, and a
+    violation fails that job with the same :class:`ContractViolationError` that ``validate``
+    raises, full report included.
+
+    Args:
+        df: the data (batch or streaming; values are guarded for batch data only).
+        contract: the registered schema.
+        dataset: the catalog name, for the message.
+        pipeline: the running pipeline, for the message and the log event.
+        check_values: set ``False`` to check the structure only.
+        ignore: columns the source adds besides the contract's fields (Kafka metadata).
+        every_row: check every row the source holds, even those a later filter drops (on load).
+
+    Returns:
+        ``df``, guarded.
+
+    Raises:
+        ContractViolationError: at once, for a structure that does not meet the contract.
+    """
+    checked = df.drop(*ignore) if ignore else df
+    issues = structure_issues(checked.schema, contract.spark_schema)
+    if issues:
+        raise _violation(
+            issues=issues, rows=0, sample=[], contract=contract, dataset=dataset, pipeline=pipeline
+        )
+    conditions = _value_conditions(checked, contract) if check_values else {}
+    if not conditions or df.isStreaming:
+        return df
+
+    def explain() -> Exception:
+        try:
+            validate(df, contract, dataset, pipeline=pipeline, ignore=ignore)
+        except ContractViolationError as exc:
+            return exc
+        return GuardFiredError(
+            f"Dataset '{dataset}' broke contract '{contract.name}' while it was being written, "
+            "but reading it again found no offending record: the source changed in between. "
+            "Nothing was written; run again."
+        )
+
+    label = f"dataset '{dataset}', contract '{contract.name}'"
+    return guard(df, label, list(conditions.values()), explain, every_row=every_row)
 
 
 def _violation(

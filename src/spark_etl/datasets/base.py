@@ -1,8 +1,14 @@
 """What every source and sink strategy shares: write modes, key columns, a secret-free description.
 
-A strategy subclasses :class:`EtlDataset` and implements ``load``, ``_save_batch`` and ``_exists``.
+A strategy subclasses :class:`EtlDataset` and implements ``_read``, ``_save_batch`` and ``_exists``.
 ``save`` dispatches on the DataFrame: a batch DataFrame is written at once with the configured write
-mode; a streaming one is the streaming issue's business (``foreachBatch`` over ``_save_batch``).
+mode; a streaming one starts a query (``foreachBatch`` over ``_save_batch``).
+
+Checks ride along: a check attached with :meth:`EtlDataset.attach_check` (the contract hook's)
+sees what ``load`` returns and what ``save`` is given, and may put guards into the plan
+(:mod:`spark_etl.contracts.guards`). A strategy whose writes commit atomically says so in
+:meth:`EtlDataset._commits_atomically` and lets a guard abort its own write; any other one runs the
+guards in a pass of their own before it writes anything.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
@@ -20,12 +26,16 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from spark_etl._jvm import current_session, is_jvm_error
+from spark_etl._jvm import current_session, is_jvm_error, observed
 from spark_etl.contracts import Contract, default_registry
+from spark_etl.contracts.guards import explanation, is_guarded, run_guards
 from spark_etl.datasets._streaming import parse_settings, start_query
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
 
 WriteMode = Literal["append", "overwrite", "upsert"]
+Stage = Literal["load", "save"]
+#: A check of the data a dataset loads or saves: returns the data, possibly guarded.
+Check = Callable[[DataFrame, Stage], DataFrame]
 WRITE_MODES: tuple[str, ...] = get_args(WriteMode)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -69,6 +79,7 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         self.metadata = metadata
         self.last_save: SaveMetrics | None = None
         self.query: StreamingQuery | None = None
+        self._check: Check | None = None
 
     @property
     def write_mode(self) -> str:
@@ -94,12 +105,29 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         name = (self.metadata or {}).get("schema")
         return default_registry().get(name) if name else None
 
+    def attach_check(self, check: Check | None) -> None:
+        """Let ``check`` see, and guard, what this dataset loads and saves (``None``: no check)."""
+        self._check = check
+
+    def _checked(self, data: DataFrame, stage: Stage) -> DataFrame:
+        return data if self._check is None else self._check(data, stage)
+
+    def load(self) -> DataFrame:
+        """Read the data (see the strategy's ``_read``), through the attached check."""
+        return self._checked(self._read(), "load")
+
+    def _read(self) -> DataFrame:
+        raise NotImplementedError
+
     def save(self, data: DataFrame) -> None:
         """Write ``data`` with the configured write mode (Kedro wraps this to name the dataset).
 
         The rows written are counted while they are written (a Spark ``Observation``: no extra
-        job) and kept in :attr:`last_save` for the metrics hook.
+        job) and kept in :attr:`last_save` for the metrics hook. Guards in the plan fail the
+        write itself where it commits atomically, else run first; a guard that fires is raised
+        as its check's own error (a ``ContractViolationError``, a ``DataValidationError``).
         """
+        data = self._checked(data, "save")
         if data.isStreaming:
             self.query = start_query(
                 data, self._streaming, self._save_micro_batch, type(self).__name__
@@ -107,12 +135,31 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
             return
         started = time.perf_counter()
         observation = Observation(f"spark_etl_save_{uuid.uuid4().hex}")
-        self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
+        with self._explained_guards():
+            if not self._commits_atomically() and is_guarded(data):
+                run_guards(data)
+            self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
         self.last_save = SaveMetrics(
             records=_observed_rows(observation),
             duration_s=round(time.perf_counter() - started, 3),
             write_mode=self._write_mode,
         )
+
+    def _commits_atomically(self) -> bool:
+        """Whether a failed batch write leaves the target as it was (readers never see part of
+        it, nothing old is removed first): then guards may fail the write itself."""
+        return False
+
+    @contextmanager
+    def _explained_guards(self) -> Iterator[None]:
+        """Re-raise a guard's Spark error as its check's own error, with the full report."""
+        try:
+            yield
+        except Exception as exc:
+            explained = explanation(exc)
+            if explained is None:
+                raise
+            raise explained from exc
 
     def _save_micro_batch(self, batch: DataFrame, batch_id: int) -> None:
         """One micro-batch of a streaming save, written like a batch save."""
@@ -171,10 +218,8 @@ class SaveMetrics:
 
 def _observed_rows(observation: Observation) -> int | None:
     """The rows counted by ``observation``, or ``None`` if no job ran over the observed plan."""
-    java = observation._jo
-    if java is None or not java.future().isCompleted():
-        return None
-    return int(observation.get.get("rows", 0))
+    metrics = observed(observation)
+    return None if metrics is None else int(metrics.get("rows", 0))
 
 
 def check_identifier(name: str, what: str = "identifier") -> str:

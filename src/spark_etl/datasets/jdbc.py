@@ -140,7 +140,7 @@ class JDBCDataset(EtlDataset):
         self._create_table = create_table
 
     # ------------------------------------------------------------------ read
-    def load(self) -> DataFrame:
+    def _read(self) -> DataFrame:
         """Read the table or query; filters on the result are pushed down to the database."""
         source = (
             {"dbtable": self._dialect.table(self._table)}
@@ -187,6 +187,10 @@ class JDBCDataset(EtlDataset):
                 self._commit_from_staging(target, staging, columns)
             finally:
                 self._execute_quietly(self._dialect.drop_table(staging))
+
+    def _commits_atomically(self) -> bool:
+        """The target changes in one transaction, from the staging table, after the load."""
+        return True
 
     def _prepare(self, target: TableName, staging: TableName, data: DataFrame) -> None:
         with self._connection() as conn:

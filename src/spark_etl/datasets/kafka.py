@@ -213,7 +213,7 @@ class KafkaDataset(EtlDataset):
         return ",".join(self._topics) or f"pattern {self._pattern}"
 
     # ---- load ----------------------------------------------------------------------------
-    def load(self) -> DataFrame:
+    def _read(self) -> DataFrame:
         """Read the offset range (or the stream) and decode the values; undecodable ones go to
         the dead-letter queue."""
         contract = self._require_contract()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -18,9 +19,12 @@ from spark_etl.datasets.exceptions import (
     SourceUnavailableError,
 )
 
+logger = logging.getLogger(__name__)
+
 FORMATS = ("avro", "parquet", "csv", "json")
 COMMITTERS = ("magic", "directory", "partitioned", "file")
 _S3A_COMMITTER_FACTORY = "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory"
+_CLOUD_COMMIT_PROTOCOL = "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol"
 _CONNECT_ERRORS = (
     "ConnectException",
     "SocketTimeoutException",
@@ -56,6 +60,9 @@ class S3Dataset(EtlDataset):
     ``endpoint``, ``region`` and ``path_style_access`` for S3-compatible servers; they are set for
     the one bucket of ``path`` only. Write modes: ``append`` and ``overwrite`` (with
     ``save_args: {partitionOverwriteMode: dynamic}`` only the partitions written are replaced).
+    An overwrite writes the new files first and removes the old ones once the new ones are
+    committed: a failed write leaves the folder as it was (a reader listing the folder in
+    between may see both).
     ``upsert`` is refused: plain files have no keys to merge on.
     """
 
@@ -73,7 +80,7 @@ class S3Dataset(EtlDataset):
         save_args: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         s3a_options: dict[str, Any] | None = None,
-        committer: str = "magic",
+        committer: str = "file",
         metadata: dict[str, Any] | None = None,
         streaming: dict[str, Any] | None = None,
     ) -> None:
@@ -92,8 +99,11 @@ class S3Dataset(EtlDataset):
                 ``path_style_access``.
             s3a_options: extra s3a settings for this bucket only, without the ``fs.s3a.``
                 prefix, e.g. ``{"retry.limit": 2, "connection.timeout": "5s"}``.
-            committer: the S3A committer of writes to s3a: ``magic`` (default), ``directory``,
-                ``partitioned``, or ``file`` (Hadoop's classic, rename-based one).
+            committer: the output committer of writes to s3a: ``file`` (default: Hadoop's
+                classic committer; tasks write under ``_temporary`` and the job commit moves
+                the files, so a failed job leaves no data file behind), or one of the S3A
+                committers ``magic``, ``directory``, ``partitioned``, which need
+                spark-hadoop-cloud's ``PathOutputCommitProtocol`` (see the README's S3 section).
             metadata: free-form; ``schema`` names the Avro contract the data must meet.
         """
         super().__init__(
@@ -135,7 +145,7 @@ class S3Dataset(EtlDataset):
         parts = urlsplit(self._path)
         return parts.netloc if parts.scheme == "s3a" else None
 
-    def load(self) -> DataFrame:
+    def _read(self) -> DataFrame:
         """Read the files (globs and partition discovery as Spark does them)."""
         spark = self._spark()
         self._configure_bucket()
@@ -157,6 +167,7 @@ class S3Dataset(EtlDataset):
                 f"S3Dataset '{self._path}' was given a streaming DataFrame but has no "
                 "'streaming' settings: add streaming: {checkpoint_location: ...} to its entry."
             )
+        data = self._checked(data, "save")
         self._configure_bucket()
         contract = self._contract()
         options = stringify_options(self._save_args)
@@ -189,9 +200,12 @@ class S3Dataset(EtlDataset):
             data = conform(data, contract)
             args.setdefault("avroSchema", contract.avro_json)
         overwrite_mode = args.pop("partitionOverwriteMode", None)
+        replace = self._write_mode == "overwrite" and overwrite_mode != "dynamic"
         writer = (
             data.write.format(self._format)
-            .mode(self._write_mode)
+            # Spark's static overwrite deletes the old files before the job runs: a failed job
+            # would lose them. Write the new files first, then remove the old ones.
+            .mode("append" if replace else self._write_mode)
             .options(**stringify_options(args))
         )
         if overwrite_mode is not None:
@@ -200,21 +214,91 @@ class S3Dataset(EtlDataset):
         if self._partition_by:
             writer = writer.partitionBy(*self._partition_by)
         with self._translated_errors("write"):
-            writer.save(self._path)
+            fs, root = self._filesystem()
+            existed = bool(fs.exists(root))
+            old = self._data_files() if replace and existed else []
+            try:
+                writer.save(self._path)
+            except Exception:
+                if not existed:
+                    self._remove_if_empty(fs, root)
+                raise
+            self._remove(old)
+
+    def _remove_if_empty(self, fs: Any, root: Any) -> None:
+        """After a failed first write, delete the folder the aborted job left (on S3 an empty
+        directory marker) so the dataset does not look written; a folder with data stays."""
+        try:
+            if fs.exists(root) and not self._data_files():
+                fs.delete(root, True)
+        except Exception:
+            logger.warning("S3Dataset %s: could not remove the empty folder", self._path)
+
+    def _data_files(self) -> list[Any]:
+        """The data files under the path now (Hadoop paths), skipping hidden ones as Spark does
+        (``_SUCCESS``, ``_temporary``, ``.crc``; ``_col=value`` folders are data)."""
+        fs, root = self._filesystem()
+        if not fs.exists(root):
+            return []
+        prefix = len(str(fs.makeQualified(root)).rstrip("/")) + 1
+        found, files = [], fs.listFiles(root, True)
+        while files.hasNext():
+            path = files.next().getPath()
+            parts = str(path)[prefix:].split("/")
+            if not any(_hidden(part) for part in parts):
+                found.append(path)
+        return found
+
+    def _remove(self, files: list[Any]) -> None:
+        """Delete the files an overwrite replaced (after the new ones are committed)."""
+        if not files:
+            return
+        fs, _ = self._filesystem()
+        for path in files:
+            fs.delete(path, False)
+        logger.info(
+            "S3Dataset %s: removed %d file(s) replaced by the overwrite",
+            self._path,
+            len(files),
+            extra={"event": "overwrite_cleanup", "path": self._path, "files": len(files)},
+        )
+
+    def _filesystem(self) -> tuple[Any, Any]:
+        spark = self._spark()
+        root = jvm_of(spark).org.apache.hadoop.fs.Path(self._path)
+        return root.getFileSystem(hadoop_conf(spark)), root
+
+    def _commits_atomically(self) -> bool:
+        """New files become visible at job commit (the committer); an overwrite removes the old
+        files only after it, so a failed write leaves the folder as it was."""
+        return True
 
     def _committer_options(self, overwrite_mode: str | None) -> dict[str, str]:
-        """Per-write Hadoop settings that pick an S3A committer that never renames.
+        """Per-write Hadoop settings that pick an S3A committer, when one was asked for.
 
-        The S3A committers upload files as multipart uploads completed only at job commit, so
-        readers never see a partial write and nothing relies on S3's slow, non-atomic "rename".
-        Parquet (whose writer insists on its own committer) and dynamic partition overwrite
-        (which Spark implements with renames of a staging folder) keep Hadoop's classic
-        committer: see the README's S3 section.
+        Spark's default commit protocol gives tasks a staging folder only for Hadoop's classic
+        ``FileOutputCommitter``; with any other committer tasks write straight to the
+        destination and a failed job leaves partial files there. The S3A committers (which
+        upload files as multipart uploads completed at job commit, with no rename) are
+        therefore used only under spark-hadoop-cloud's ``PathOutputCommitProtocol``; without
+        it the write is refused rather than risk half-written data. Parquet (whose writer
+        insists on its own committer) and dynamic partition overwrite (which Spark implements
+        with renames of a staging folder) always keep the classic committer.
         """
         if self.bucket is None or self._committer == "file":
             return {}
         if self._format == "parquet" or overwrite_mode == "dynamic":
             return {}
+        protocol = self._spark().conf.get("spark.sql.sources.commitProtocolClass", None)
+        if protocol != _CLOUD_COMMIT_PROTOCOL:
+            raise DatasetConfigError(
+                f"S3Dataset '{self._path}': committer '{self._committer}' needs Spark's "
+                f"commit protocol {_CLOUD_COMMIT_PROTOCOL} (from the spark-hadoop-cloud "
+                f"jar); without it a failed job would leave partial files in the folder. Add "
+                f"spark-hadoop-cloud to deps/connectors/pom.xml and set "
+                f"spark.sql.sources.commitProtocolClass={_CLOUD_COMMIT_PROTOCOL} in "
+                f"conf/base/spark.yml, or use committer: file (the default)."
+            )
         return {
             "mapreduce.outputcommitter.factory.scheme.s3a": _S3A_COMMITTER_FACTORY,
             "fs.s3a.committer.name": self._committer,
@@ -223,11 +307,9 @@ class S3Dataset(EtlDataset):
 
     def _exists(self) -> bool:
         self._configure_bucket()
-        spark = self._spark()
-        hadoop_path = jvm_of(spark).org.apache.hadoop.fs.Path(self._path)
         with self._translated_errors("check"):
-            fs = hadoop_path.getFileSystem(hadoop_conf(spark))
-            return bool(fs.exists(hadoop_path))
+            fs, root = self._filesystem()
+            return bool(fs.exists(root))
 
     def _describe(self) -> dict[str, Any]:
         endpoint = self._credentials.get("endpoint")
@@ -280,6 +362,11 @@ class S3Dataset(EtlDataset):
                 "the endpoint right? (locally: `make services`)"
             )
         return None
+
+
+def _hidden(name: str) -> bool:
+    """Spark's rule for files and folders a reader skips."""
+    return name.startswith(".") or (name.startswith("_") and "=" not in name)
 
 
 def _normalise(path: str) -> str:

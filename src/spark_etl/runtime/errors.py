@@ -8,13 +8,13 @@ Unknown errors are terminal: retrying a bug only delays the report.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Literal
 
 from kedro.validation.exceptions import DataValidationError
 
 from spark_etl._jvm import is_jvm_error, java_error_chain, sql_state
-from spark_etl.exceptions import EtlError
+from spark_etl.contracts.guards import MARK as GUARD_MARK
+from spark_etl.exceptions import EtlError, causes
 
 ErrorKind = Literal["transient", "terminal"]
 
@@ -36,22 +36,13 @@ TRANSIENT_JAVA = (
     "Connection refused",
     "Connection reset",
 )
-#: Failures that look like connection errors but are configuration mistakes.
+#: Failures that look like connection errors but are configuration mistakes. A data check that
+#: fired inside a Spark job (its marker, ``GUARD_MARK``) is terminal too.
 TERMINAL_JAVA = ("No suitable driver", "java.lang.ClassNotFoundException")
 #: SQLState classes of transient database failures: connection exceptions (08), operator
 #: intervention such as a server shutting down or starting (57P0x), and serialization or deadlock
 #: failures (40001, 40P01), which succeed when re-run.
 TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "HYT00")
-
-
-def causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and its causes (``__cause__``, else ``__context__``), outermost first."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def classify(exc: BaseException) -> ErrorKind:
@@ -68,7 +59,7 @@ def classify(exc: BaseException) -> ErrorKind:
 
 def _classify_java(error: BaseException) -> ErrorKind:
     chain = " | ".join(java_error_chain(error))
-    if any(name in chain for name in TERMINAL_JAVA):
+    if GUARD_MARK in chain or any(name in chain for name in TERMINAL_JAVA):
         return "terminal"
     state = sql_state(error)
     if state is not None:

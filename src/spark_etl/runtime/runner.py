@@ -22,9 +22,13 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.runner import SequentialRunner
 from kedro.runner.runner import _find_nodes_to_resume_from
+from kedro.validation.exceptions import DataValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from spark_etl._jvm import current_session
+from spark_etl.contracts.exceptions import ContractViolationError, GuardFiredError
+from spark_etl.contracts.guards import explanation
+from spark_etl.exceptions import causes
 from spark_etl.runtime import context
 from spark_etl.runtime.errors import classify, is_transient
 from spark_etl.runtime.retry import RetryPolicy, policy_for
@@ -67,6 +71,19 @@ class _DoneNodes:
         if node in self._unsaved and not self._unsaved[node]:
             del self._unsaved[node]
             self.done.add(node)
+
+
+_CHECK_ERRORS = (ContractViolationError, GuardFiredError, DataValidationError)
+
+
+def _check_failure(exc: BaseException) -> Exception | None:
+    """The data check's own error behind ``exc``, raised as itself rather than wrapped in the
+    catalog's ``DatasetError``; a guard that fired in a node's own Spark job is explained here."""
+    explained = explanation(exc)
+    if explained is not None:
+        return explained
+    found = next((e for e in causes(exc) if isinstance(e, _CHECK_ERRORS)), None)
+    return found if found is not exc and isinstance(found, Exception) else None
 
 
 class RetryingRunner(SequentialRunner):
@@ -116,7 +133,10 @@ class RetryingRunner(SequentialRunner):
                         self._await_streams()
                     except Exception as exc:
                         todo[0] = self._remaining(pipeline, tracker.done, catalog)
-                        self._report(exc, attempt.retry_state.attempt_number, policy)
+                        failure = _check_failure(exc)
+                        self._report(failure or exc, attempt.retry_state.attempt_number, policy)
+                        if failure is not None:
+                            raise failure from failure.__cause__
                         raise
         finally:
             manager.unregister(tracker)
