@@ -40,7 +40,7 @@ from spark_etl.transforms import apply
 
 #: Rounds of the batch-simple runs (baseline, without and with checks, interleaved); each figure is
 #: the median. One run of 1M records on the S3 server takes about a second and varies by 20 %.
-ROUNDS = 3
+ROUNDS = 5
 FULL = {"events": 10_000_000, "users": 100_000, "upsert_rows": 1_000_000, "s3_events": 1_000_000}
 
 
@@ -77,9 +77,10 @@ class Probe:
 
     def __init__(self, spark: SparkSession) -> None:
         self.jvm_pid = int(spark._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
-        self.cpu0 = self._cpu()
+        self.cpu0 = self.cpu()
 
-    def _cpu(self) -> float:
+    def cpu(self) -> float:
+        """CPU seconds used so far by this process and the JVM."""
         ticks = os.sysconf("SC_CLK_TCK")
         total = 0.0
         for pid in (os.getpid(), self.jvm_pid):
@@ -96,7 +97,7 @@ class Probe:
                     peak += int(line.split()[1])
         return {
             "driver_peak_rss_mib": round(peak / 1024, 1),
-            "driver_cpu_s": round(self._cpu() - self.cpu0, 1),
+            "driver_cpu_s": round(self.cpu() - self.cpu0, 1),
         }
 
 
@@ -114,14 +115,22 @@ def timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def median_rounds(actions: list[Callable[[], Any]], rounds: int) -> list[float]:
-    """Median wall seconds of each action over ``rounds`` rounds, the actions interleaved in each
-    round so that a slow spell of the machine weighs on all of them alike."""
-    times: list[list[float]] = [[] for _ in actions]
+def median_rounds(
+    spark: SparkSession, actions: list[Callable[[], Any]], rounds: int
+) -> tuple[list[float], list[float]]:
+    """Median wall seconds and median CPU seconds (this process and Spark's JVM) of each action
+    over ``rounds`` rounds, the actions interleaved in each round so that a slow spell of the
+    machine weighs on all of them alike. CPU seconds leave out the time the virtual machine's
+    cores were taken by others (steal), which swings wall times by 20 % here."""
+    walls: list[list[float]] = [[] for _ in actions]
+    cpus: list[list[float]] = [[] for _ in actions]
+    probe = Probe(spark)
     for _ in range(rounds):
         for i, action in enumerate(actions):
-            times[i].append(timed(action))
-    return [statistics.median(t) for t in times]
+            cpu0 = probe.cpu()
+            walls[i].append(timed(action))
+            cpus[i].append(probe.cpu() - cpu0)
+    return [statistics.median(t) for t in walls], [statistics.median(t) for t in cpus]
 
 
 # ---- 1 and 5: batch simple, with and without contract and quality checks ----------------------
@@ -185,10 +194,17 @@ def bench_batch_simple(
 
     framework(False)  # warm-up: JIT, file listing, connections
     framework(True)
-    base_s, plain_s, checked_s = median_rounds(
-        [baseline, lambda: framework(False), lambda: framework(True)], ROUNDS
+    (base_s, plain_s, checked_s), (base_cpu, plain_cpu, checked_cpu) = median_rounds(
+        spark, [baseline, lambda: framework(False), lambda: framework(True)], ROUNDS
     )
-    simple = Result(name, rows, plain_s, base_s, "hand-written PySpark, same plan")
+    simple = Result(
+        name,
+        rows,
+        plain_s,
+        base_s,
+        "hand-written PySpark, same plan",
+        extra={"cpu_s": round(plain_cpu, 2), "cpu_ratio": round(base_cpu / plain_cpu, 3)},
+    )
     checks = Result(
         f"{name}_checks",
         rows,
@@ -196,7 +212,11 @@ def bench_batch_simple(
         plain_s,
         f"{name} without contract and quality checks",
         notes="ratio < 1 is the cost of the checks",
-        extra={"check_overhead_pct": round((checked_s / plain_s - 1) * 100, 1)},
+        extra={
+            "check_overhead_pct": round((checked_s / plain_s - 1) * 100, 1),
+            "cpu_s": round(checked_cpu, 2),
+            "cpu_ratio": round(plain_cpu / checked_cpu, 3),
+        },
     )
     return [simple, checks]
 
@@ -510,6 +530,12 @@ def _record(result: Result, probe: dict[str, float], scale: float) -> dict[str, 
     }
 
 
+_CPU_NOTE = (
+    "median CPU seconds of the driver JVM and Python; unlike wall time, not swayed by the "
+    "virtual machine's steal"
+)
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """The Markdown table of the README."""
     if not results:
@@ -558,6 +584,11 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{blat['p50']} / {blat['p95']} / {blat['p99']} | "
                 f"{run_['batch_duration_s']['p50']} | {stages} |"
             )
+    cpu = ", ".join(
+        f"{r['name']} {r['extra']['cpu_ratio']:.2f}" for r in results if "cpu_ratio" in r["extra"]
+    )
+    if cpu:
+        lines.extend(["", f"CPU-time ratios of the same runs ({_CPU_NOTE}): {cpu}."])
     overhead = [r for r in results if "check_overhead_pct" in r["extra"]]
     for r in overhead:
         lines.append("")

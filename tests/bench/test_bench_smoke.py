@@ -41,6 +41,9 @@ def test_every_benchmark_runs_and_reports(
         assert record["machine"]["cores"] >= 1 and record["driver_peak_rss_mib"] > 0
     assert (tmp_path / "README.md").read_text() == table(results)
     assert "| upsert_pg | 1,000 |" in table(results)
+    simple = json.loads((tmp_path / "batch_simple.json").read_text())["extra"]
+    assert simple["cpu_s"] > 0 and simple["cpu_ratio"] > 0
+    assert "CPU-time ratios of the same runs" in table(results)
     stream = json.loads((tmp_path / "streaming_2k.json").read_text())["extra"]
     for run_ in (stream["streaming"], stream["baseline_streaming"]):
         # every record after the warm-up reached PostgreSQL, with a measured latency

@@ -143,6 +143,15 @@ def test_quality_rules_run_in_the_write_and_are_reported_after_it(
     assert sum(getattr(r, "event", "") == "quality_check" for r in caplog.records) == 2
     assert report_pending("scores") == []  # reported once
 
+    # Only fail rules: nothing is counted in the write; the rows are the sink's own count.
+    strict = QualityRules([{"rule": "not_null", "columns": ["id"]}], dataset="scores")
+    expect_save("scores")
+    sink = S3Dataset(path=str(tmp_path / "strict"))
+    sink.save(strict.validate(data))
+    assert sink.last_save is not None
+    (result,) = report_pending("scores", sink.last_save.records)
+    assert (result.passed, result.detail) == (True, "0 of 3 rows")
+
     bad = spark.createDataFrame([("a", 1.0), (None, 2.0)], "id string, score double")
     expect_save("scores")
     with pytest.raises(DataValidationError, match=r"not_null\(id\): 1 of 2 rows"):

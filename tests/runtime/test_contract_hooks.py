@@ -187,6 +187,17 @@ def test_quality_rules_ride_in_the_write_unless_kedro_only_warns(
     assert isinstance(info.value.__cause__, DataValidationError)
     assert not list((tmp_path / "strict").glob("*.avro"))
 
+    good = spark.createDataFrame([("a", 1), ("b", 2)], "id string, n int")
+    hooks.before_dataset_saved("strict", good, node=None)  # type: ignore[arg-type]
+    catalog.save("strict", good)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="spark_etl.contracts.quality"):
+        hooks.after_dataset_saved("strict")  # logs the rules that rode in the write
+    events = [r for r in caplog.records if getattr(r, "event", "") == "quality_check"]
+    (event,) = events
+    assert (event.passed, event.detail) == (True, "0 of 2 rows")  # type: ignore[attr-defined]
+    caplog.clear()
+
     # severity: warn means "log and save anyway": the rules must run before the write.
     hooks.before_dataset_saved("lenient", bad, node=None)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING):

@@ -309,20 +309,21 @@ class QualityRules:
             [r.violation() for r in self._row_rules() if r.severity == "fail"],
             explain,
         )
-        # Guarded rules pass if the write succeeds: only the rows and the warn rules are counted.
-        observation = Observation(f"spark_etl_quality_{uuid.uuid4().hex}")
-        counted = checked.observe(
-            observation,
-            F.count(F.lit(1)).alias("_rows"),
-            *[
-                _aggregate(rule).alias(f"r{i}")
-                for i, rule in enumerate(self.rules)
-                if rule.severity == "warn"
-            ],
-        )
+        # Guarded rules pass if the write succeeds: only the warn rules need counting, and the
+        # rows are the sink's own count of the save (report_pending), unless warn rules need an
+        # observation anyway (each one costs the write a little).
+        warn = [
+            _aggregate(rule).alias(f"r{i}")
+            for i, rule in enumerate(self.rules)
+            if rule.severity == "warn"
+        ]
+        observation = Observation(f"spark_etl_quality_{uuid.uuid4().hex}") if warn else None
+        if observation is not None:
+            checked = checked.observe(observation, F.count(F.lit(1)).alias("_rows"), *warn)
         with _lock:
-            _pending.setdefault(self.dataset, []).append(_Pending(observation, data, self.rules))
-        return counted
+            # One save of a dataset at a time: a new one replaces what a failed one left.
+            _pending[self.dataset] = _Pending(observation, data, self.rules)
+        return checked
 
     def _row_rules(self) -> list[_RowRule]:
         return [r for r in self.rules if isinstance(r, _RowRule)]
@@ -358,12 +359,12 @@ class QualityRules:
 class _Pending:
     """Rules counted by an observation of a write that has not been reported yet."""
 
-    observation: Observation
+    observation: Observation | None  # None: no warn rule, nothing counted but the rows
     data: DataFrame
     rules: list[Rule]
 
 
-_pending: dict[str, list[_Pending]] = {}
+_pending: dict[str, _Pending] = {}
 _in_job_sinks: set[str] = set()
 _saving: set[str] = set()
 _lock = threading.Lock()
@@ -402,25 +403,28 @@ def _take_save_mark(dataset: str) -> bool:
         return False
 
 
-def report_pending(dataset: str) -> list[RuleResult]:
+def report_pending(dataset: str, rows: int | None = None) -> list[RuleResult]:
     """Log the outcome of the rules counted while ``dataset`` was written; return the outcomes.
 
-    Called once the save is done (``ContractHooks.after_dataset_saved``). A write that never ran
-    (it failed) has nothing to report; its guard raised the failure itself.
+    Called once the save is done (``ContractHooks.after_dataset_saved``), with the rows the save
+    wrote as the sink counted them. A write that never ran (it failed) has nothing to report;
+    its guard raised the failure itself.
     """
     with _lock:
-        pending = _pending.pop(dataset, [])
+        entry = _pending.pop(dataset, None)
         _saving.discard(dataset)
-    results: list[RuleResult] = []
-    for entry in pending:
-        metrics = observed(entry.observation)
-        if metrics is None:
-            continue
-        total = int(metrics["_rows"])
-        for i, rule in enumerate(entry.rules):
-            result = _result(entry.data, rule, metrics.get(f"r{i}", 0), total)
-            _log(dataset, result)
-            results.append(result)
+    if entry is None:
+        return []
+    metrics = {} if entry.observation is None else observed(entry.observation)
+    total = rows if metrics is None or "_rows" not in metrics else int(metrics["_rows"])
+    if metrics is None or total is None:
+        return []
+    results = [
+        _result(entry.data, rule, metrics.get(f"r{i}", 0), total)
+        for i, rule in enumerate(entry.rules)
+    ]
+    for result in results:
+        _log(dataset, result)
     return results
 
 

@@ -133,7 +133,10 @@ class ContractHooks:
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
         """Log the quality rules counted while the data was written."""
-        report_pending(dataset_name)
+        catalog = self._catalog
+        dataset = catalog.get(dataset_name) if catalog and dataset_name in catalog else None
+        saved = dataset.last_save if isinstance(dataset, EtlDataset) else None
+        report_pending(dataset_name, saved.records if saved is not None else None)
 
     def _guards(self, name: str) -> bool:
         """Whether the dataset checks through the guard attached to it (a spark-etl dataset)."""
