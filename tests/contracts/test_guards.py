@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from spark_etl.contracts import ContractViolationError, default_registry, guarded, guards
 from spark_etl.contracts.exceptions import GuardFiredError
 from spark_etl.contracts.quality import QualityRules, check_in_job, expect_save, report_pending
-from spark_etl.datasets import S3Dataset
+from spark_etl.datasets import JDBCDataset, S3Dataset
 from spark_etl.runtime.errors import classify
 from spark_etl.runtime.runner import _check_failure
 
@@ -202,3 +202,46 @@ def test_explanations_are_given_once_and_only_for_guards(spark: SparkSession) ->
     lost = guards.explanation(info.value)
     assert isinstance(lost, GuardFiredError)
     assert "A data check (dataset 'ids') failed, but its report is gone" in str(lost)
+
+
+def test_a_source_that_changed_before_the_report_is_said_so(
+    spark: SparkSession, pg: Any, pg_credentials: dict[str, str], unique_name: str
+) -> None:
+    pg.execute(f"CREATE TABLE {unique_name} (user_id text, n int)")
+    pg.execute(f"INSERT INTO {unique_name} VALUES ('u1', 1), (NULL, 2)")
+    table = JDBCDataset(
+        url=f"jdbc:postgresql://{pg.info.host}:{pg.info.port}/{pg.info.dbname}",
+        table=unique_name,
+        credentials=pg_credentials,
+    )
+    rules = QualityRules([{"rule": "not_null", "columns": ["user_id"]}], dataset="users")
+    check_in_job({"users"})
+    expect_save("users")
+    checked = rules.validate(table.load())
+    with pytest.raises(Exception) as info:
+        checked.count()  # the guard fires on the NULL
+    pg.execute(f"UPDATE {unique_name} SET user_id = 'u2'")  # fixed before the report reads again
+
+    explained = guards.explanation(info.value)
+
+    assert isinstance(explained, GuardFiredError)
+    assert "Dataset 'users' broke a quality rule while it was being written, but reading it " in (
+        str(explained)
+    )
+    assert "the source changed in between. Nothing was written; run again." in str(explained)
+
+
+def test_a_source_gone_before_the_report_is_said_so(spark: SparkSession, tmp_path: Path) -> None:
+    loaded = source(spark, tmp_path, ("e97", None, "click", T0, None, 1.0))
+    checked = guarded(loaded, default_registry().get("user_event"), "events")
+    with pytest.raises(Exception) as info:
+        checked.count()
+    for part in data_files(tmp_path / "in"):
+        part.unlink()  # the report's second read finds the files gone
+
+    explained = guards.explanation(info.value)
+
+    assert isinstance(explained, GuardFiredError)
+    message = str(explained)
+    assert "A data check (dataset 'events', contract 'user_event') failed, and reading" in message
+    assert "FILE_NOT_EXIST" in message and "run again once the source is readable" in message

@@ -18,7 +18,7 @@ class UnknownSchemaError(ConfigError):
 
 
 class ContractViolationError(TerminalError, DatasetError):
-    """Data that does not meet its contract: the run halts before anything later runs or is written.
+    """Data that does not meet its contract: the run halts, and nothing is written.
 
     A ``DatasetError`` too, as Kedro's ``DataValidationError`` is: raised from a dataset's load or
     save, it reaches the caller as itself, not wrapped.

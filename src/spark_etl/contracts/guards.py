@@ -27,7 +27,7 @@ from kedro.validation.exceptions import DataValidationError
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_etl._jvm import error_text
+from spark_etl._jvm import error_text, java_error_chain
 from spark_etl.contracts.exceptions import ContractViolationError, GuardFiredError
 from spark_etl.exceptions import causes
 
@@ -37,6 +37,8 @@ _FIRED = re.compile(r"\[" + MARK + r" ([0-9a-f]{12})\] ([^\n]*?)(?: SQLSTATE|$|\
 _KEEP = 1024  # explainers kept (each holds a plan): far more than one run's datasets
 
 Explainer = Callable[[], Exception]
+#: The errors of the checks themselves: an error that holds one is explained already.
+CHECK_ERRORS = (ContractViolationError, GuardFiredError, DataValidationError)
 _explainers: OrderedDict[str, tuple[str, Explainer]] = OrderedDict()
 _lock = threading.Lock()
 
@@ -98,7 +100,7 @@ def explanation(error: BaseException) -> Exception | None:
     """
     texts = []
     for cause in causes(error):
-        if isinstance(cause, (ContractViolationError, GuardFiredError, DataValidationError)):
+        if isinstance(cause, CHECK_ERRORS):
             return None  # explained already
         texts.append(error_text(cause))
     match = _FIRED.search("\n".join(texts))
@@ -106,12 +108,21 @@ def explanation(error: BaseException) -> Exception | None:
         return None
     with _lock:
         entry = _explainers.pop(match.group(1), None)
+    label = match.group(2).strip()
     if entry is None:
         return GuardFiredError(
-            f"A data check ({match.group(2).strip()}) failed, but its report is gone (more than "
-            f"{_KEEP} checks were set up since). Run the pipeline again to see it."
+            f"A data check ({label}) failed, but its report is gone (more than {_KEEP} checks "
+            "were set up since). Run the pipeline again to see it."
         )
-    return entry[1]()
+    try:
+        return entry[1]()
+    except Exception as exc:  # the check failed either way: say so
+        chain = java_error_chain(exc)  # py4j's own message says only which call failed
+        reason = ((chain[0] if chain else str(exc)).strip().splitlines() or ["?"])[0][:300]
+        return GuardFiredError(
+            f"A data check ({label}) failed, and reading the data again for its report failed "
+            f"too: {reason}. Nothing was written; run again once the source is readable."
+        )
 
 
 def run_guards(data: DataFrame) -> None:

@@ -22,12 +22,10 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.runner import SequentialRunner
 from kedro.runner.runner import _find_nodes_to_resume_from
-from kedro.validation.exceptions import DataValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from spark_etl._jvm import current_session
-from spark_etl.contracts.exceptions import ContractViolationError, GuardFiredError
-from spark_etl.contracts.guards import explanation
+from spark_etl.contracts.guards import CHECK_ERRORS, explanation
 from spark_etl.exceptions import causes
 from spark_etl.runtime import context
 from spark_etl.runtime.errors import classify, is_transient
@@ -73,16 +71,13 @@ class _DoneNodes:
             self.done.add(node)
 
 
-_CHECK_ERRORS = (ContractViolationError, GuardFiredError, DataValidationError)
-
-
 def _check_failure(exc: BaseException) -> Exception | None:
     """The data check's own error behind ``exc``, raised as itself rather than wrapped in the
     catalog's ``DatasetError``; a guard that fired in a node's own Spark job is explained here."""
     explained = explanation(exc)
     if explained is not None:
         return explained
-    found = next((e for e in causes(exc) if isinstance(e, _CHECK_ERRORS)), None)
+    found = next((e for e in causes(exc) if isinstance(e, CHECK_ERRORS)), None)
     return found if found is not exc and isinstance(found, Exception) else None
 
 
