@@ -41,6 +41,8 @@ from spark_etl.transforms import apply
 #: Rounds of the batch-simple runs (baseline, without and with checks, interleaved); each figure is
 #: the median. One run of 1M records on the S3 server takes about a second and varies by 20 %.
 ROUNDS = 5
+#: Rounds of the upsert runs (each on a freshly reset table); one round of 1M rows takes a minute.
+UPSERT_ROUNDS = 3
 FULL = {"events": 10_000_000, "users": 100_000, "upsert_rows": 1_000_000, "s3_events": 1_000_000}
 
 
@@ -101,10 +103,17 @@ class Probe:
         }
 
 
-def upsert_sink(url: str, table: str, credentials: dict[str, str], key: str) -> JDBCDataset:
+def upsert_sink(
+    url: str, table: str, credentials: dict[str, str], key: str, *, bulk_load: bool = False
+) -> JDBCDataset:
     """The framework's sink of the upsert benchmarks."""
     return JDBCDataset(
-        url=url, table=table, credentials=credentials, write_mode="upsert", key_columns=[key]
+        url=url,
+        table=table,
+        credentials=credentials,
+        write_mode="upsert",
+        key_columns=[key],
+        bulk_load=bulk_load,
     )
 
 
@@ -116,19 +125,27 @@ def timed(action: Callable[[], Any]) -> float:
 
 
 def median_rounds(
-    spark: SparkSession, actions: list[Callable[[], Any]], rounds: int
+    spark: SparkSession,
+    actions: list[Callable[[], Any]],
+    rounds: int,
+    setups: list[Callable[[], Any]] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Median wall seconds and median CPU seconds (this process and Spark's JVM) of each action
-    over ``rounds`` rounds, the actions interleaved in each round so that a slow spell of the
-    machine weighs on all of them alike. CPU seconds leave out the time the virtual machine's
-    cores were taken by others (steal), which swings wall times by 20 % here."""
+    over ``rounds`` rounds, the actions interleaved in each round, each round starting with the
+    next one, so that a slow spell of the machine (or a database still flushing the previous
+    action's writes) weighs on all of them alike. ``setups[i]`` runs, untimed, before each run
+    of ``actions[i]``. CPU seconds leave out the time the virtual machine's cores were taken by
+    others (steal), which swings wall times by 20 % here."""
     walls: list[list[float]] = [[] for _ in actions]
     cpus: list[list[float]] = [[] for _ in actions]
     probe = Probe(spark)
-    for _ in range(rounds):
-        for i, action in enumerate(actions):
+    for round_no in range(rounds):
+        for step in range(len(actions)):
+            i = (round_no + step) % len(actions)
+            if setups:
+                setups[i]()
             cpu0 = probe.cpu()
-            walls[i].append(timed(action))
+            walls[i].append(timed(actions[i]))
             cpus[i].append(probe.cpu() - cpu0)
     return [statistics.median(t) for t in walls], [statistics.median(t) for t in cpus]
 
@@ -310,6 +327,32 @@ def _csv(frame: DataFrame) -> bytes:
     return out.getvalue().encode()
 
 
+def _upsert_result(
+    name: str, rows: int, spark: SparkSession, runs: dict[str, tuple[Callable[[], Any], ...]]
+) -> Result:
+    """Rounds of the three upserts (bulk load, batched inserts, the database's own limit), each
+    on a freshly reset table; the ratio is the bulk load's, the batched inserts' is in extra."""
+    names = ["bulk", "inserts", "baseline"]
+    walls, cpus = median_rounds(
+        spark, [runs[n][1] for n in names], UPSERT_ROUNDS, [runs[n][0] for n in names]
+    )
+    bulk, inserts, baseline = walls
+    return Result(
+        name,
+        rows,
+        bulk,
+        baseline,
+        "",
+        notes="spark-etl with bulk_load: true; extra.inserts_ratio: with batched inserts (default)",
+        extra={
+            "rounds": UPSERT_ROUNDS,
+            "inserts_s": round(inserts, 3),
+            "inserts_ratio": round(baseline / inserts, 3),
+            "cpu_s": dict(zip(names, [round(c, 2) for c in cpus], strict=True)),
+        },
+    )
+
+
 def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Result:
     """Half updates, half inserts into PostgreSQL: JDBCDataset upsert vs COPY + ON CONFLICT."""
     pg = {"user": env["SPARK_ETL_PG_USER"], "password": env["SPARK_ETL_PG_PASSWORD"]}
@@ -318,18 +361,19 @@ def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Resu
     payload = _csv(batch)
     conn = data.pg_connect(env)
 
-    def reset(table: str) -> None:
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(
-            f"CREATE TABLE {table} (id text PRIMARY KEY, qty bigint, price double precision)"
-        )
-        conn.execute(
-            f"INSERT INTO {table} SELECT 'k' || lpad(g::text, 9, '0'), g % 1000, "
-            f"g * 0.25 FROM generate_series(0, {rows - 1}) g"
-        )
+    def reset(table: str) -> Callable[[], None]:
+        def run() -> None:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(
+                f"CREATE TABLE {table} (id text PRIMARY KEY, qty bigint, price double precision)"
+            )
+            conn.execute(
+                f"INSERT INTO {table} SELECT 'k' || lpad(g::text, 9, '0'), g % 1000, "
+                f"g * 0.25 FROM generate_series(0, {rows - 1}) g"
+            )
+            conn.execute(f"VACUUM ANALYZE {table}")
 
-    def framework() -> None:
-        upsert_sink(url, "bench_upsert", pg, "id").save(batch)
+        return run
 
     def baseline() -> None:
         with conn.transaction():
@@ -344,24 +388,37 @@ def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Resu
                 "UPDATE SET qty = EXCLUDED.qty, price = EXCLUDED.price"
             )
 
-    reset("bench_upsert")
-    reset("bench_upsert_base")
-    frame_s, base_s = timed(framework), timed(baseline)
-    check = conn.execute("SELECT count(*) FROM bench_upsert").fetchone()
-    conn.close()
-    return Result(
+    conn.autocommit = True
+    result = _upsert_result(
         "upsert_pg",
         rows,
-        frame_s,
-        base_s,
-        "one connection: COPY into a staging table, then INSERT ... ON CONFLICT",
-        extra={"rows_after": check[0] if check else None},
+        spark,
+        {
+            "bulk": (
+                reset("bench_upsert"),
+                lambda: upsert_sink(url, "bench_upsert", pg, "id", bulk_load=True).save(batch),
+            ),
+            "inserts": (
+                reset("bench_upsert_ins"),
+                lambda: upsert_sink(url, "bench_upsert_ins", pg, "id").save(batch),
+            ),
+            "baseline": (reset("bench_upsert_base"), baseline),
+        },
     )
+    result.baseline = "one connection: COPY into a staging table, then INSERT ... ON CONFLICT"
+    counts = [
+        conn.execute(f"SELECT count(*) FROM {t}").fetchone()
+        for t in ("bench_upsert", "bench_upsert_ins", "bench_upsert_base")
+    ]
+    result.extra["rows_after"] = [c[0] if c else None for c in counts]
+    conn.close()
+    return result
 
 
 def bench_upsert_mysql(spark: SparkSession, rows: int, env: dict[str, str], tmp: Path) -> Result:
     """The same into MariaDB: JDBCDataset upsert vs LOAD DATA LOCAL INFILE + ON DUPLICATE KEY."""
     creds = {"user": env["SPARK_ETL_MYSQL_USER"], "password": env["SPARK_ETL_MYSQL_PASSWORD"]}
+    url = env["SPARK_ETL_MYSQL_URL"]
     batch = _upsert_rows(spark, rows, rows // 2)
     path = tmp / "upsert.csv"
     path.write_bytes(_csv(batch))
@@ -374,19 +431,19 @@ def bench_upsert_mysql(spark: SparkSession, rows: int, env: dict[str, str], tmp:
         **creds,
     )
 
-    def reset(table: str) -> None:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {table}")
-            cur.execute(
-                f"CREATE TABLE {table} (id VARCHAR(16) PRIMARY KEY, qty BIGINT, price DOUBLE)"
-            )
-            cur.execute(
-                f"INSERT INTO {table} SELECT CONCAT('k', LPAD(seq, 9, '0')), seq % 1000, "
-                f"seq * 0.25 FROM seq_0_to_{rows - 1}"
-            )
+    def reset(table: str) -> Callable[[], None]:
+        def run() -> None:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+                cur.execute(
+                    f"CREATE TABLE {table} (id VARCHAR(16) PRIMARY KEY, qty BIGINT, price DOUBLE)"
+                )
+                cur.execute(
+                    f"INSERT INTO {table} SELECT CONCAT('k', LPAD(seq, 9, '0')), seq % 1000, "
+                    f"seq * 0.25 FROM seq_0_to_{rows - 1}"
+                )
 
-    def framework() -> None:
-        upsert_sink(env["SPARK_ETL_MYSQL_URL"], "bench_upsert", creds, "id").save(batch)
+        return run
 
     def baseline() -> None:
         with conn.cursor() as cur:
@@ -400,17 +457,25 @@ def bench_upsert_mysql(spark: SparkSession, rows: int, env: dict[str, str], tmp:
             )
             cur.execute("DROP TEMPORARY TABLE stage")
 
-    reset("bench_upsert")
-    reset("bench_upsert_base")
-    frame_s, base_s = timed(framework), timed(baseline)
-    conn.close()
-    return Result(
+    result = _upsert_result(
         "upsert_mysql",
         rows,
-        frame_s,
-        base_s,
-        "one connection: LOAD DATA LOCAL INFILE, then INSERT ... ON DUPLICATE KEY",
+        spark,
+        {
+            "bulk": (
+                reset("bench_upsert"),
+                lambda: upsert_sink(url, "bench_upsert", creds, "id", bulk_load=True).save(batch),
+            ),
+            "inserts": (
+                reset("bench_upsert_ins"),
+                lambda: upsert_sink(url, "bench_upsert_ins", creds, "id").save(batch),
+            ),
+            "baseline": (reset("bench_upsert_base"), baseline),
+        },
     )
+    result.baseline = "one connection: LOAD DATA LOCAL INFILE, then INSERT ... ON DUPLICATE KEY"
+    conn.close()
+    return result
 
 
 # ---- 4: streaming -------------------------------------------------------------------------------

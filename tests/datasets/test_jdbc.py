@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
+from databases import Database, tables_of
 from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -30,52 +29,15 @@ T0 = datetime(2026, 1, 1, 12, 0, 0)
 T1 = datetime(2026, 1, 2, 12, 0, 0)
 
 
-@dataclass
-class Database:
-    """One real server: its URL and credentials, and a plain client for setup and read-back."""
-
-    name: str
-    url: str
-    credentials: dict[str, str]
-    run: Callable[[str], list[tuple[Any, ...]]]
-
-    def rows(self, table: str) -> list[tuple[Any, ...]]:
-        return self.run(f"SELECT id, qty, price, updated_at FROM {table} ORDER BY id")
-
-
-@pytest.fixture(params=["postgresql", "mysql"])
-def db(request: pytest.FixtureRequest, services: dict[str, str]) -> Iterator[Database]:
-    if request.param == "postgresql":
-        conn = request.getfixturevalue("pg")
-
-        def run_pg(sql: str) -> list[tuple[Any, ...]]:
-            cur = conn.execute(sql)
-            return list(cur.fetchall()) if cur.description else []
-
-        yield Database(
-            "postgresql",
-            services["SPARK_ETL_PG_URL"],
-            request.getfixturevalue("pg_credentials"),
-            run_pg,
-        )
-    else:
-        conn = request.getfixturevalue("mysql")
-
-        def run_my(sql: str) -> list[tuple[Any, ...]]:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return list(cur.fetchall())
-
-        yield Database(
-            "mysql",
-            services["SPARK_ETL_MYSQL_URL"],
-            request.getfixturevalue("mysql_credentials"),
-            run_my,
-        )
-
-
 def frame(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:
     return spark.createDataFrame(rows, SCHEMA)
+
+
+@pytest.fixture(params=[False, True], ids=["inserts", "bulk"])
+def bulk_load(request: pytest.FixtureRequest) -> bool:
+    """Both ways to fill the staging table: batched inserts from every task, or the database's
+    bulk path (COPY / LOAD DATA LOCAL INFILE) from CSV files."""
+    return bool(request.param)
 
 
 def upsert(db: Database, table: str, **kwargs: Any) -> JDBCDataset:
@@ -91,9 +53,9 @@ def upsert(db: Database, table: str, **kwargs: Any) -> JDBCDataset:
 
 
 def test_upsert_insert_update_mixed_and_rerun(
-    spark: SparkSession, db: Database, unique_name: str
+    spark: SparkSession, db: Database, unique_name: str, bulk_load: bool
 ) -> None:
-    ds = upsert(db, unique_name)
+    ds = upsert(db, unique_name, bulk_load=bulk_load)
     ds.save(frame(spark, [("a", 1, 1.5, {"x": 1}, T0), ("b", 2, 2.5, {}, T0)]))  # insert only
     assert db.rows(unique_name) == [("a", 1, 1.5, T0), ("b", 2, 2.5, T0)]
 
@@ -111,9 +73,9 @@ def test_upsert_insert_update_mixed_and_rerun(
 
 
 def test_upsert_rejects_duplicate_keys_and_writes_nothing(
-    spark: SparkSession, db: Database, unique_name: str
+    spark: SparkSession, db: Database, unique_name: str, bulk_load: bool
 ) -> None:
-    ds = upsert(db, unique_name)
+    ds = upsert(db, unique_name, bulk_load=bulk_load)
     ds.save(frame(spark, [("a", 1, 1.0, None, T0)]))
     batch = frame(
         spark, [("a", 2, 1.0, None, T1), ("a", 3, 1.0, None, T1), ("b", 1, 1.0, None, T1)]
@@ -121,14 +83,14 @@ def test_upsert_rejects_duplicate_keys_and_writes_nothing(
     with pytest.raises(DatasetError, match=r"same key more than once \(id='a' \(2x\)\)"):
         ds.save(batch)
     assert db.rows(unique_name) == [("a", 1, 1.0, T0)]
-    leftovers = [t for t in _tables(db) if t.startswith(unique_name + "__stg")]
+    leftovers = [t for t in tables_of(db) if t.startswith(unique_name + "__stg")]
     assert leftovers == []
 
 
 def test_a_guard_that_fires_aborts_the_staging_load_and_the_target_is_untouched(
-    spark: SparkSession, db: Database, unique_name: str
+    spark: SparkSession, db: Database, unique_name: str, bulk_load: bool
 ) -> None:
-    ds = upsert(db, unique_name)
+    ds = upsert(db, unique_name, bulk_load=bulk_load)
     ds.save(frame(spark, [("a", 1, 1.0, None, T0)]))
     rows = [(f"k{i}", i, 1.0, None, T1) for i in range(200)] + [("z", -1, 1.0, None, T1)]
     checked = guard(
@@ -140,15 +102,15 @@ def test_a_guard_that_fires_aborts_the_staging_load_and_the_target_is_untouched(
     with pytest.raises(ContractViolationError, match=r"Dataset 'orders': qty < 0 in 1 row"):
         ds.save(checked)
     assert db.rows(unique_name) == [("a", 1, 1.0, T0)]
-    assert [t for t in _tables(db) if t.startswith(unique_name + "__stg")] == []
+    assert [t for t in tables_of(db) if t.startswith(unique_name + "__stg")] == []
 
 
 def test_upsert_names_keys_equal_only_under_the_database_collation(
-    spark: SparkSession, db: Database, unique_name: str
+    spark: SparkSession, db: Database, unique_name: str, bulk_load: bool
 ) -> None:
     """MariaDB's default collation makes 'K' and 'k' one key: Spark cannot see the repeat, so the
     error quotes the database; PostgreSQL compares bytes and takes both rows."""
-    ds = upsert(db, unique_name)
+    ds = upsert(db, unique_name, bulk_load=bulk_load)
     batch = frame(spark, [("k", 1, 1.0, None, T1), ("K", 2, 1.0, None, T1)])
     if db.name == "postgresql":
         ds.save(batch)
@@ -158,7 +120,7 @@ def test_upsert_names_keys_equal_only_under_the_database_collation(
     with pytest.raises(DatasetError, match=r"same key more than once \(Duplicate entry"):
         ds.save(batch)
     assert db.rows(unique_name) == [("x", 1, 1.0, T0)]
-    assert [t for t in _tables(db) if t.startswith(unique_name + "__stg")] == []
+    assert [t for t in tables_of(db) if t.startswith(unique_name + "__stg")] == []
 
 
 def test_upsert_dedup_order_by_keeps_latest(
@@ -172,13 +134,13 @@ def test_upsert_dedup_order_by_keeps_latest(
 
 
 def test_constraint_violation_rolls_back_whole_batch(
-    spark: SparkSession, db: Database, unique_name: str
+    spark: SparkSession, db: Database, unique_name: str, bulk_load: bool
 ) -> None:
     db.run(
         f"CREATE TABLE {unique_name} (id VARCHAR(20) PRIMARY KEY, qty BIGINT CHECK (qty >= 0), "
         "price DOUBLE PRECISION, tags TEXT, updated_at TIMESTAMP NULL)"
     )
-    ds = upsert(db, unique_name)
+    ds = upsert(db, unique_name, bulk_load=bulk_load)
     ds.save(frame(spark, [("a", 1, 1.0, None, T0)]))
     bad = frame(spark, [("a", 5, 1.0, None, T1), ("b", 2, 1.0, None, T1), ("c", -1, 1.0, None, T1)])
     with pytest.raises(DatasetError, match=r"rejected the write .* as a whole") as info:
@@ -324,12 +286,6 @@ def test_describe_has_no_password() -> None:
     )
     assert "s3cr3t-value" not in repr(ds)
     assert "user='me'" in repr(ds)
-
-
-def _tables(db: Database) -> list[str]:
-    if db.name == "postgresql":
-        return [r[0] for r in db.run("SELECT tablename FROM pg_tables WHERE schemaname='public'")]
-    return [r[0] for r in db.run("SHOW TABLES")]
 
 
 def _indexes(db: Database, table: str) -> list[str]:

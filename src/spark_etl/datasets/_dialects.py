@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -132,6 +134,40 @@ class Dialect:
         """One statement that inserts new keys and updates changed rows."""
         raise NotImplementedError
 
+    #: Options of Spark's CSV writer for the files a bulk load streams to the database. Values
+    #: are written as they are: no trimming, quotes doubled, one row per line, UTF-8.
+    csv_options: ClassVar[dict[str, str]] = {
+        "header": "false",
+        "quote": '"',
+        "escape": '"',
+        "escapeQuotes": "true",
+        "ignoreLeadingWhiteSpace": "false",
+        "ignoreTrailingWhiteSpace": "false",
+        "lineSep": "\n",
+        "encoding": "UTF-8",
+        "dateFormat": "yyyy-MM-dd",
+        "timestampFormat": "yyyy-MM-dd HH:mm:ss.SSSSSS",
+        "timestampNTZFormat": "yyyy-MM-dd HH:mm:ss.SSSSSS",
+    }
+
+    def bulk_frame(self, data: DataFrame) -> DataFrame:
+        """The batch with every column as the bulk loader reads it from CSV (built-in
+        expressions only); binary columns become hex."""
+        return data.select(
+            *[self.bulk_column(f.name, f.dataType).alias(f.name) for f in data.schema.fields]
+        )
+
+    def bulk_column(self, name: str, data_type: DataType) -> Column:
+        """One column of :meth:`bulk_frame`."""
+        return F.col(name)
+
+    def bulk_statement(
+        self, staging: TableName, columns: list[str], binary: list[str], file: str
+    ) -> str:
+        """The statement that loads one CSV file (``file``: a path on the driver, where the
+        loader reads files itself) into the staging table."""
+        raise NotImplementedError
+
     def duplicate_keys(self, staging: TableName, keys: list[str], limit: int) -> str:
         """The first ``limit`` keys that occur more than once in the staged batch."""
         cols = self.column_list(keys)
@@ -151,6 +187,24 @@ class PostgresDialect(Dialect):
     connection_defaults: dict[str, str] = field(
         default_factory=lambda: {"reWriteBatchedInserts": "true"}
     )
+
+    csv_options: ClassVar[dict[str, str]] = {**Dialect.csv_options, "nullValue": ""}
+
+    def bulk_column(self, name: str, data_type: DataType) -> Column:
+        """``bytea`` takes hex as ``\\x0a1b``; everything else is CSV as Spark writes it."""
+        if isinstance(data_type, BinaryType):
+            return F.concat(F.lit("\\x"), F.hex(F.col(name)))
+        return F.col(name)
+
+    def bulk_statement(
+        self, staging: TableName, columns: list[str], binary: list[str], file: str
+    ) -> str:
+        """``COPY ... FROM STDIN``: the driver streams the file (an unquoted empty field is
+        NULL, ``""`` the empty string)."""
+        return (
+            f"COPY {self.table(staging)} ({self.column_list(columns)}) FROM STDIN "
+            "WITH (FORMAT csv, ENCODING 'UTF8')"
+        )
 
     def column_type(self, data_type: DataType, is_key: bool) -> str:
         """PostgreSQL types; nested values are stored as ``jsonb``."""
@@ -205,6 +259,40 @@ class MySQLDialect(Dialect):
     connection_defaults: dict[str, str] = field(
         default_factory=lambda: {"rewriteBatchedStatements": "true"}
     )
+
+    #: Every field is quoted, so that only the unquoted ``\\N`` is NULL (an unquoted ``NULL``
+    #: would be too); backslashes in strings are escaped by :meth:`bulk_column`.
+    csv_options: ClassVar[dict[str, str]] = {
+        **Dialect.csv_options,
+        "nullValue": "\\N",
+        "quoteAll": "true",
+    }
+
+    def bulk_column(self, name: str, data_type: DataType) -> Column:
+        """Backslash is ``LOAD DATA``'s escape character, so strings double it; booleans are
+        ``0``/``1`` (``BOOLEAN`` is ``TINYINT``); binary is hex (``UNHEX`` on load)."""
+        column = F.col(name)
+        if isinstance(data_type, StringType):
+            return F.replace(column, F.lit("\\"), F.lit("\\\\"))
+        if isinstance(data_type, BooleanType):
+            return column.cast("tinyint")
+        if isinstance(data_type, BinaryType):
+            return F.hex(column)
+        return column
+
+    def bulk_statement(
+        self, staging: TableName, columns: list[str], binary: list[str], file: str
+    ) -> str:
+        """``LOAD DATA LOCAL INFILE`` of a file on the driver, hex columns through ``UNHEX``."""
+        fields = ", ".join(f"@{c}" if c in binary else self.quote(c) for c in columns)
+        unhex = ", ".join(f"{self.quote(c)} = UNHEX(@{c})" for c in binary)
+        literal = file.replace("\\", "\\\\").replace("'", "\\'")
+        return (
+            f"LOAD DATA LOCAL INFILE '{literal}' INTO TABLE {self.table(staging)} "
+            "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
+            "ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+            f"({fields})" + (f" SET {unhex}" if unhex else "")
+        )
 
     def column_type(self, data_type: DataType, is_key: bool) -> str:
         """MySQL types; a key string is ``VARCHAR(255)`` (TEXT cannot be a key)."""

@@ -26,6 +26,7 @@ from pyspark.sql.types import ArrayType, MapType, StringType, StructType
 
 from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, sql_state
 from spark_etl.contracts import Contract
+from spark_etl.datasets import _bulk
 from spark_etl.datasets._dialects import TableName, dialect_for
 from spark_etl.datasets.base import EtlDataset, check_identifier
 from spark_etl.datasets.exceptions import (
@@ -41,6 +42,9 @@ OVERWRITE_STRATEGIES = ("truncate", "replace")
 _MAX_REPORTED_DUPLICATES = 10
 _DUPLICATE_ENTRY = re.compile(r"Duplicate entry '.*?' for key '[^']*'")
 _CARDINALITY_VIOLATION = "21000"  # PostgreSQL: ON CONFLICT DO UPDATE met a key twice
+# SQLState classes of a write the database refused for its data: 21 cardinality, 22 data
+# exception (a value too long, out of range, malformed), 23 integrity constraint.
+_REJECTED_STATES = ("21", "22", "23")
 
 
 class JDBCDataset(EtlDataset):
@@ -86,6 +90,8 @@ class JDBCDataset(EtlDataset):
         dedup_order_by: str | None = None,
         overwrite_strategy: str = "truncate",
         create_table: bool = True,
+        bulk_load: bool = False,
+        bulk_load_path: str | None = None,
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -106,6 +112,11 @@ class JDBCDataset(EtlDataset):
             overwrite_strategy: ``truncate`` (keep the table's DDL, indexes and grants) or
                 ``replace`` (drop it and create it anew from the DataFrame's schema).
             create_table: create a missing target table from the DataFrame's schema.
+            bulk_load: fill the staging table with the database's bulk path (``COPY`` /
+                ``LOAD DATA LOCAL INFILE``) from CSV files Spark writes, instead of batched
+                inserts from every task.
+            bulk_load_path: the folder for those files (``s3a://``, ``hdfs://``, a shared
+                ``file://`` mount); needed unless the master is local.
             load_args: options for Spark's JDBC reader.
             save_args: options for Spark's JDBC writer.
             metadata: free-form; ``schema`` names the Avro contract of the data.
@@ -138,6 +149,13 @@ class JDBCDataset(EtlDataset):
             )
         self._overwrite_strategy = overwrite_strategy
         self._create_table = create_table
+        if bulk_load_path and not bulk_load:
+            raise DatasetConfigError(
+                f"JDBCDataset '{table}': bulk_load_path is set but bulk_load is false; set "
+                "bulk_load: true, or remove bulk_load_path."
+            )
+        self._bulk_load = bulk_load
+        self._bulk_load_path = bulk_load_path
 
     # ------------------------------------------------------------------ read
     def _read(self) -> DataFrame:
@@ -179,7 +197,10 @@ class JDBCDataset(EtlDataset):
             self._prepare(target, staging, data)
             try:
                 try:
-                    self._load_staging(data, staging, connections)
+                    if self._bulk_load:
+                        self._bulk_load_staging(data, staging)
+                    else:
+                        self._load_staging(data, staging, connections)
                 except Exception as exc:
                     if self._write_mode == "upsert" and _is_duplicate_key(exc):
                         raise self._repeated_keys(data, _duplicate_entry(exc)) from exc
@@ -227,6 +248,31 @@ class JDBCDataset(EtlDataset):
         data.write.format("jdbc").options(**properties).option(
             "dbtable", self._dialect.table(staging)
         ).mode("append").save()
+
+    def _bulk_load_staging(self, data: DataFrame, staging: TableName) -> None:
+        """Spark writes the batch as CSV files; the driver streams them into the staging table
+        over one connection (see ``_bulk``); the files are deleted afterwards."""
+        spark = self._spark()
+        base = self._bulk_load_path or _bulk.default_folder(spark, self._table_label())
+        load = _bulk.Load.of(self._dialect, staging, data)
+        try:
+            with _bulk.written_csv(
+                spark, data, self._dialect, f"{base.rstrip('/')}/{staging.name}"
+            ) as files:
+                rows = _bulk.load_files(jvm_of(spark), self._connection, load, files)
+        except _bulk.BulkLoadRejected as exc:
+            if exc.duplicate_key and self._write_mode == "upsert":
+                raise self._repeated_keys(data, exc.messages[0]) from exc
+            raise WriteRejectedError(
+                f"{self._dialect.name} refused rows of the bulk load into '{self._table_label()}'"
+                f": {exc}. Nothing was written; fix the values (or the column types)."
+            ) from exc
+        logger.info(
+            "Bulk-loaded %s rows from %d file(s) into the staging table of %s",
+            rows,
+            len(files.parts),
+            self._table_label(),
+        )
 
     def _commit_from_staging(
         self, target: TableName, staging: TableName, columns: list[str]
@@ -374,6 +420,7 @@ class JDBCDataset(EtlDataset):
             "table": self._table_label() if self._table else None,
             "query": self._query,
             "user": self._credentials.get("user"),
+            "bulk_load": self._bulk_load,
             **super()._describe(),
         }
 
@@ -387,14 +434,16 @@ class JDBCDataset(EtlDataset):
         }
 
     @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        """A JDBC connection opened on the driver's JVM with the same driver Spark uses."""
+    def _connection(self, extra: dict[str, str] | None = None) -> Iterator[Any]:
+        """A JDBC connection opened on the driver's JVM with the same driver Spark uses, with
+        ``extra`` connection properties."""
         jvm = jvm_of(self._spark())
         jvm.org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry.register(
             self._dialect.driver
         )
         props = jvm.java.util.Properties()
-        for key, value in {**self._dialect.connection_defaults, **self._credentials}.items():
+        settings = {**self._dialect.connection_defaults, **self._credentials, **(extra or {})}
+        for key, value in settings.items():
             props.setProperty(key, value)
         conn = jvm.java.sql.DriverManager.getConnection(self._url, props)
         try:
@@ -442,7 +491,7 @@ class JDBCDataset(EtlDataset):
 
     def _rejected(self, exc: Exception) -> Exception:
         state = sql_state(exc) or ""
-        if state.startswith(("23", "21")):
+        if state.startswith(_REJECTED_STATES):
             return WriteRejectedError(
                 f"{self._dialect.name} rejected the write to '{self._table_label()}' as a whole "
                 f"(SQLState {state}): {java_error_chain(exc)[0]}. Nothing was written."
@@ -463,7 +512,7 @@ class JDBCDataset(EtlDataset):
                 f"{where} is not reachable to {action}: is the server up and the URL right? "
                 "(locally: `make services`)"
             )
-        if state.startswith(("23", "21")):
+        if state.startswith(_REJECTED_STATES):
             return self._rejected(exc)
         return None
 
