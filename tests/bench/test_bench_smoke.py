@@ -41,6 +41,10 @@ def test_every_benchmark_runs_and_reports(
         assert record["machine"]["cores"] >= 1 and record["driver_peak_rss_mib"] > 0
     assert (tmp_path / "README.md").read_text() == table(results)
     assert "| upsert_pg | 1,000 |" in table(results)
+    upsert = json.loads((tmp_path / "upsert_pg.json").read_text())["extra"]
+    # bulk load, batched inserts and the baseline each left 500 old + 500 updated + 500 new rows
+    assert upsert["rows_after"] == [1_500, 1_500, 1_500] and upsert["inserts_ratio"] > 0
+    assert "with batched inserts (the default) the ratios were upsert_pg" in table(results)
     simple = json.loads((tmp_path / "batch_simple.json").read_text())["extra"]
     assert simple["cpu_s"] > 0 and simple["cpu_ratio"] > 0
     assert "CPU-time ratios of the same runs" in table(results)

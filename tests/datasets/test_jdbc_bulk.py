@@ -1,8 +1,9 @@
 """JDBCDataset's bulk load (``bulk_load: true``) against the real PostgreSQL and MariaDB servers:
-CSV files written by Spark, streamed by the driver through COPY / LOAD DATA LOCAL INFILE."""
+text files written by Spark, streamed by the driver through COPY / LOAD DATA LOCAL INFILE."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,7 +31,7 @@ TYPES = (
     "id string, s string, n long, i int, d double, f float, ok boolean, amount decimal(12,4), "
     "day date, ts timestamp, raw binary, tags map<string,long>"
 )
-#: Strings that break a naive CSV: separators, quotes, line breaks, escapes, NULL look-alikes,
+#: Strings that break naive text files: separators, quotes, line breaks, escapes, NULL look-alikes,
 #: surrounding blanks, non-ASCII.
 AWKWARD = [
     "plain",
@@ -158,7 +159,7 @@ def test_a_value_the_table_refuses_rejects_the_whole_load(
 ) -> None:
     """PostgreSQL's COPY stops on the value; MariaDB's LOAD DATA LOCAL only warns (and would
     store a truncated value): the warning refuses the load. Either way nothing is written and
-    the CSV files are gone."""
+    the files are gone."""
     db.run(f"CREATE TABLE {unique_name} (id VARCHAR(10) PRIMARY KEY, code VARCHAR(3))")
     db.run(f"INSERT INTO {unique_name} VALUES ('old', 'abc')")
     ds = sink(db, unique_name, bulk_load=True, bulk_load_path=tmp_path.as_uri())
@@ -198,19 +199,29 @@ def test_files_go_to_the_given_path_and_are_removed(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[list[str]] = []
-    real = bulk.load_files
+    seen: list[tuple[str, list[str]]] = []
+    real = bulk._load_share
 
-    def watching(jvm: Any, connect: Any, load: bulk.Load, files: bulk.CsvFiles) -> int:
-        seen.append([str(p.getName()) for p in files.parts])
+    def watching(jvm: Any, connect: Any, load: bulk.Load, files: bulk.TextFiles) -> int:
         assert all(Path(str(p.toUri().getPath())).is_file() for p in files.parts)
+        seen.append((threading.current_thread().name, [str(p.getName()) for p in files.parts]))
         return real(jvm, connect, load, files)
 
-    monkeypatch.setattr(bulk, "load_files", watching)  # a spy around the real loader
-    ds = sink(db, unique_name, bulk_load=True, bulk_load_path=tmp_path.as_uri())
-    ds.save(spark.createDataFrame([(f"k{i}",) for i in range(50)], "id string").repartition(2))
-    assert len(seen) == 1 and len(seen[0]) == 2
-    assert all(name.startswith("part-") and name.endswith(".csv") for name in seen[0])
+    monkeypatch.setattr(bulk, "_load_share", watching)  # a spy around the real loader
+    ds = sink(
+        db,
+        unique_name,
+        bulk_load=True,
+        bulk_load_path=tmp_path.as_uri(),
+        save_args={"numPartitions": 2},
+    )
+    ds.save(spark.createDataFrame([(f"k{i}",) for i in range(50)], "id string").repartition(4))
+    # Four files, shared out between two connections loading at once.
+    assert sorted(len(parts) for _, parts in seen) == [2, 2]
+    assert len({thread for thread, _ in seen}) == 2
+    names = [name for _, parts in seen for name in parts]
+    assert len(set(names)) == 4
+    assert all(name.startswith("part-") and name.endswith(".txt") for name in names)
     assert db.run(f"SELECT count(*) FROM {unique_name}")[0][0] == 50
     assert list(tmp_path.iterdir()) == []
 
@@ -259,7 +270,7 @@ def test_mariadb_without_local_infile_is_named(
         props.setProperty(key, value)
     conn = jvm.java.sql.DriverManager.getConnection(services["SPARK_ETL_MYSQL_URL"], props)
     try:
-        sql = MySQLDialect().bulk_statement(TableName("nowhere"), ["id"], [], "/tmp/none.csv")
+        sql = MySQLDialect().bulk_statement(TableName("nowhere"), ["id"], [], "/tmp/none.txt")
         with pytest.raises(
             DatasetConfigError, match=r"refuses LOAD DATA LOCAL INFILE.*local_infile"
         ):
@@ -284,11 +295,11 @@ def test_bulk_load_path_without_bulk_load_is_refused() -> None:
 
 def test_statements() -> None:
     staging = TableName("t__stg", "db")
-    assert MySQLDialect().bulk_statement(staging, ["id", "raw"], ["raw"], "/tmp/it's.csv") == (
-        "LOAD DATA LOCAL INFILE '/tmp/it\\'s.csv' INTO TABLE `db`.`t__stg` CHARACTER SET utf8mb4 "
-        "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' "
+    assert MySQLDialect().bulk_statement(staging, ["id", "raw"], ["raw"], "/tmp/it's.txt") == (
+        "LOAD DATA LOCAL INFILE '/tmp/it\\'s.txt' INTO TABLE `db`.`t__stg` CHARACTER SET utf8mb4 "
+        "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' "
         "LINES TERMINATED BY '\\n' (`id`, @raw) SET `raw` = UNHEX(@raw)"
     )
     assert PostgresDialect().bulk_statement(staging, ["id", "raw"], ["raw"], "") == (
-        'COPY "db"."t__stg" ("id", "raw") FROM STDIN WITH (FORMAT csv, ENCODING \'UTF8\')'
+        'COPY "db"."t__stg" ("id", "raw") FROM STDIN WITH (FORMAT text, ENCODING \'UTF8\')'
     )

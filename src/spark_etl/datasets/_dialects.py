@@ -134,38 +134,32 @@ class Dialect:
         """One statement that inserts new keys and updates changed rows."""
         raise NotImplementedError
 
-    #: Options of Spark's CSV writer for the files a bulk load streams to the database. Values
-    #: are written as they are: no trimming, quotes doubled, one row per line, UTF-8.
-    csv_options: ClassVar[dict[str, str]] = {
-        "header": "false",
-        "quote": '"',
-        "escape": '"',
-        "escapeQuotes": "true",
-        "ignoreLeadingWhiteSpace": "false",
-        "ignoreTrailingWhiteSpace": "false",
-        "lineSep": "\n",
-        "encoding": "UTF-8",
-        "dateFormat": "yyyy-MM-dd",
-        "timestampFormat": "yyyy-MM-dd HH:mm:ss.SSSSSS",
-        "timestampNTZFormat": "yyyy-MM-dd HH:mm:ss.SSSSSS",
-    }
+    def bulk_frame(self, data: DataFrame, time_zone: str) -> DataFrame:
+        r"""The batch as lines of the bulk loaders' text format, built with Spark's built-in
+        expressions: fields separated by tabs, NULL as ``\N``, and in text a backslash, tab,
+        line feed or carriage return escaped with a backslash (PostgreSQL's ``COPY`` text
+        format, and MySQL's ``LOAD DATA`` defaults). Timestamps are the wall-clock time in
+        ``time_zone`` (the JVM's default), as the JDBC drivers send them on the insert path."""
+        fields = [
+            F.coalesce(self.bulk_text(F.col(f.name), f.dataType, time_zone), F.lit("\\N"))
+            for f in data.schema.fields
+        ]
+        return data.select(F.concat_ws("\t", *fields).alias("value"))
 
-    def bulk_frame(self, data: DataFrame) -> DataFrame:
-        """The batch with every column as the bulk loader reads it from CSV (built-in
-        expressions only); binary columns become hex."""
-        return data.select(
-            *[self.bulk_column(f.name, f.dataType).alias(f.name) for f in data.schema.fields]
-        )
-
-    def bulk_column(self, name: str, data_type: DataType) -> Column:
-        """One column of :meth:`bulk_frame`."""
-        return F.col(name)
+    def bulk_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
+        """One value as text (NULL stays NULL)."""
+        if isinstance(data_type, StringType):
+            return _escaped(column)
+        if isinstance(data_type, TimestampType):
+            # from the session's zone (the default source) to the JVM's
+            return F.convert_timezone(None, F.lit(time_zone), column).cast("string")
+        return column.cast("string")
 
     def bulk_statement(
         self, staging: TableName, columns: list[str], binary: list[str], file: str
     ) -> str:
-        """The statement that loads one CSV file (``file``: a path on the driver, where the
-        loader reads files itself) into the staging table."""
+        """The statement that loads one file of :meth:`bulk_frame` (``file``: a path on the
+        driver, where the loader reads files itself) into the staging table."""
         raise NotImplementedError
 
     def duplicate_keys(self, staging: TableName, keys: list[str], limit: int) -> str:
@@ -188,22 +182,19 @@ class PostgresDialect(Dialect):
         default_factory=lambda: {"reWriteBatchedInserts": "true"}
     )
 
-    csv_options: ClassVar[dict[str, str]] = {**Dialect.csv_options, "nullValue": ""}
-
-    def bulk_column(self, name: str, data_type: DataType) -> Column:
-        """``bytea`` takes hex as ``\\x0a1b``; everything else is CSV as Spark writes it."""
+    def bulk_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
+        r"""``bytea`` as hex (``\x0a1b``, its backslash escaped)."""
         if isinstance(data_type, BinaryType):
-            return F.concat(F.lit("\\x"), F.hex(F.col(name)))
-        return F.col(name)
+            return F.concat(F.lit("\\\\x"), F.hex(column))
+        return super().bulk_text(column, data_type, time_zone)
 
     def bulk_statement(
         self, staging: TableName, columns: list[str], binary: list[str], file: str
     ) -> str:
-        """``COPY ... FROM STDIN``: the driver streams the file (an unquoted empty field is
-        NULL, ``""`` the empty string)."""
+        """``COPY ... FROM STDIN`` in the text format: the driver streams the file."""
         return (
             f"COPY {self.table(staging)} ({self.column_list(columns)}) FROM STDIN "
-            "WITH (FORMAT csv, ENCODING 'UTF8')"
+            "WITH (FORMAT text, ENCODING 'UTF8')"
         )
 
     def column_type(self, data_type: DataType, is_key: bool) -> str:
@@ -260,38 +251,27 @@ class MySQLDialect(Dialect):
         default_factory=lambda: {"rewriteBatchedStatements": "true"}
     )
 
-    #: Every field is quoted, so that only the unquoted ``\\N`` is NULL (an unquoted ``NULL``
-    #: would be too); backslashes in strings are escaped by :meth:`bulk_column`.
-    csv_options: ClassVar[dict[str, str]] = {
-        **Dialect.csv_options,
-        "nullValue": "\\N",
-        "quoteAll": "true",
-    }
-
-    def bulk_column(self, name: str, data_type: DataType) -> Column:
-        """Backslash is ``LOAD DATA``'s escape character, so strings double it; booleans are
-        ``0``/``1`` (``BOOLEAN`` is ``TINYINT``); binary is hex (``UNHEX`` on load)."""
-        column = F.col(name)
-        if isinstance(data_type, StringType):
-            return F.replace(column, F.lit("\\"), F.lit("\\\\"))
+    def bulk_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
+        """Booleans as ``0``/``1`` (``BOOLEAN`` is ``TINYINT``); binary as hex (``UNHEX`` on
+        load)."""
         if isinstance(data_type, BooleanType):
-            return column.cast("tinyint")
+            return column.cast("tinyint").cast("string")
         if isinstance(data_type, BinaryType):
             return F.hex(column)
-        return column
+        return super().bulk_text(column, data_type, time_zone)
 
     def bulk_statement(
         self, staging: TableName, columns: list[str], binary: list[str], file: str
     ) -> str:
-        """``LOAD DATA LOCAL INFILE`` of a file on the driver, hex columns through ``UNHEX``."""
+        """``LOAD DATA LOCAL INFILE`` of a file on the driver (its default text format, spelt
+        out), hex columns through ``UNHEX``."""
         fields = ", ".join(f"@{c}" if c in binary else self.quote(c) for c in columns)
         unhex = ", ".join(f"{self.quote(c)} = UNHEX(@{c})" for c in binary)
         literal = file.replace("\\", "\\\\").replace("'", "\\'")
         return (
             f"LOAD DATA LOCAL INFILE '{literal}' INTO TABLE {self.table(staging)} "
-            "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
-            "ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-            f"({fields})" + (f" SET {unhex}" if unhex else "")
+            "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' "
+            f"LINES TERMINATED BY '\\n' ({fields})" + (f" SET {unhex}" if unhex else "")
         )
 
     def column_type(self, data_type: DataType, is_key: bool) -> str:
@@ -383,6 +363,13 @@ _MYSQL_TYPES: dict[type[DataType], str] = {
     DateType: "DATE",
     BinaryType: "LONGBLOB",
 }
+
+
+def _escaped(text: Column) -> Column:
+    """Backslash, tab, line feed and carriage return escaped with a backslash."""
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        text = F.replace(text, F.lit(raw), F.lit(escaped))
+    return text
 
 
 def _type_name(

@@ -113,7 +113,7 @@ class JDBCDataset(EtlDataset):
                 ``replace`` (drop it and create it anew from the DataFrame's schema).
             create_table: create a missing target table from the DataFrame's schema.
             bulk_load: fill the staging table with the database's bulk path (``COPY`` /
-                ``LOAD DATA LOCAL INFILE``) from CSV files Spark writes, instead of batched
+                ``LOAD DATA LOCAL INFILE``) from text files Spark writes, instead of batched
                 inserts from every task.
             bulk_load_path: the folder for those files (``s3a://``, ``hdfs://``, a shared
                 ``file://`` mount); needed unless the master is local.
@@ -250,16 +250,18 @@ class JDBCDataset(EtlDataset):
         ).mode("append").save()
 
     def _bulk_load_staging(self, data: DataFrame, staging: TableName) -> None:
-        """Spark writes the batch as CSV files; the driver streams them into the staging table
+        """Spark writes the batch as text files; the driver streams them into the staging table
         over one connection (see ``_bulk``); the files are deleted afterwards."""
         spark = self._spark()
         base = self._bulk_load_path or _bulk.default_folder(spark, self._table_label())
         load = _bulk.Load.of(self._dialect, staging, data)
         try:
-            with _bulk.written_csv(
+            with _bulk.written_text(
                 spark, data, self._dialect, f"{base.rstrip('/')}/{staging.name}"
             ) as files:
-                rows = _bulk.load_files(jvm_of(spark), self._connection, load, files)
+                rows = _bulk.load_files(
+                    jvm_of(spark), self._connection, load, files, self._bulk_connections()
+                )
         except _bulk.BulkLoadRejected as exc:
             if exc.duplicate_key and self._write_mode == "upsert":
                 raise self._repeated_keys(data, exc.messages[0]) from exc
@@ -273,6 +275,14 @@ class JDBCDataset(EtlDataset):
             len(files.parts),
             self._table_label(),
         )
+
+    def _bulk_connections(self) -> int:
+        """How many connections load the files at once: ``save_args.numPartitions``, else one
+        per task slot (what Spark's JDBC writer would open)."""
+        wanted = self._save_args.get("numPartitions")
+        if wanted is not None:
+            return int(wanted)
+        return int(self._spark().sparkContext.defaultParallelism)
 
     def _commit_from_staging(
         self, target: TableName, staging: TableName, columns: list[str]
