@@ -690,9 +690,21 @@ def main() -> None:
     parser.add_argument("--stream-seconds", type=float, default=60.0)
     parser.add_argument("--stream-warmup", type=float, default=30.0)
     parser.add_argument("--stream-trigger", default="1 second")
+    parser.add_argument(
+        "--stream-on-decode-error",
+        default="dead_letter",
+        choices=["dead_letter", "fail"],
+        help="the pipeline's on_decode_error (fail: no dead-letter side query)",
+    )
     args = parser.parse_args()
     streams = tuple(
-        StreamPlan(int(rate), args.stream_seconds, args.stream_warmup, args.stream_trigger)
+        StreamPlan(
+            int(rate),
+            args.stream_seconds,
+            args.stream_warmup,
+            args.stream_trigger,
+            on_decode_error=args.stream_on_decode_error,
+        )
         for rate in args.stream_rates.split(",")
         if rate
     )

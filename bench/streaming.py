@@ -308,6 +308,7 @@ class StreamPlan:
     warmup_s: float = 30.0
     trigger: str = "1 second"
     dead_letter_trigger: str = "3 seconds"
+    on_decode_error: str = "dead_letter"
 
 
 def run_stream(
@@ -322,6 +323,7 @@ def run_stream(
         "SPARK_ETL_CHECKPOINTS": str(work / "checkpoints"),
         "SPARK_ETL_STREAM_TRIGGER": plan.trigger,
         "SPARK_ETL_DEAD_LETTER_TRIGGER": plan.dead_letter_trigger,
+        "SPARK_ETL_ON_DECODE_ERROR": plan.on_decode_error,
         "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": str(plan.rate * 10),
         "SPARK_ETL_STREAMING_MAX_SECONDS": str(plan.seconds + 900),  # stopped once caught up
     }
@@ -373,6 +375,7 @@ def run_stream(
             "trigger": plan.trigger,
             "rate": plan.rate,
             "warmup_s": plan.warmup_s,
+            "on_decode_error": plan.on_decode_error,
             "stages_ms_p50": _stage_medians(log.batches, since_ms),
         }
     )

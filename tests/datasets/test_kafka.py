@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_etl.contracts import deadletter, default_registry, validate
+from spark_etl.contracts.guards import explanation
 from spark_etl.datasets import KafkaDataset
 from spark_etl.datasets.exceptions import (
     DatasetConfigError,
@@ -154,6 +156,29 @@ def test_corrupt_values_can_halt_instead(
         f"values at {unique_name}/0@2 cannot be decoded as avro records of contract "
         "'user_event'" in str(info.value)
     )
+
+
+def test_a_stream_halts_on_its_first_undecodable_value_without_a_side_query(
+    spark: SparkSession, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    dataset(bootstrap, unique_name).save(events(spark, 2))
+    write_raw(spark, bootstrap, unique_name, [b"garbage"])
+    strict = dataset(bootstrap, unique_name, on_decode_error="fail", stream=True)
+    # a filter on a field (null in the undecodable record) must not hide it from the check
+    query = (
+        strict.load()
+        .filter("event_type <> 'never'")
+        .writeStream.format("noop")
+        .trigger(availableNow=True)
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
+    with pytest.raises(Exception) as info:
+        query.awaitTermination(120)
+    explained = explanation(info.value)
+    assert isinstance(explained, UndecodableRecordsError)
+    assert f"values at {unique_name}/0@2 cannot be decoded as avro records" in str(explained)
+    assert strict.dead_letter_query is None  # no second read of the stream
 
 
 def test_confluent_wire_format(spark: SparkSession, bootstrap: str, unique_name: str) -> None:

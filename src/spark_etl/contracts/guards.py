@@ -34,12 +34,15 @@ from spark_etl.exceptions import causes
 #: The text that marks a guard's error in Spark's exceptions and in a query plan.
 MARK = "spark-etl-guard"
 _FIRED = re.compile(r"\[" + MARK + r" ([0-9a-f]{12})\] ([^\n]*?)(?: SQLSTATE|$|\n)", re.MULTILINE)
+_AT = " at "  # between a guard's label and where it fired
 _KEEP = 1024  # explainers kept (each holds a plan): far more than one run's datasets
 
 Explainer = Callable[[], Exception]
+#: An explainer of a guard with a ``where``: it gets where the guard fired (no data is re-read).
+LocatedExplainer = Callable[[str], Exception]
 #: The errors of the checks themselves: an error that holds one is explained already.
 CHECK_ERRORS = (ContractViolationError, GuardFiredError, DataValidationError)
-_explainers: OrderedDict[str, tuple[str, Explainer]] = OrderedDict()
+_explainers: OrderedDict[str, tuple[str, Explainer | LocatedExplainer, bool]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -47,9 +50,10 @@ def guard(
     data: DataFrame,
     label: str,
     conditions: Sequence[Column],
-    explain: Explainer,
+    explain: Explainer | LocatedExplainer,
     *,
     every_row: bool = False,
+    where: Column | None = None,
 ) -> DataFrame:
     """``data`` with a guard that fails the job on the first row meeting any of ``conditions``.
 
@@ -62,6 +66,9 @@ def guard(
         every_row: keep filters that come later in the plan from being pushed beneath the guard
             (into the scan: Avro, Parquet and JDBC skip rows they exclude), so that every row the
             source holds is checked, not just the rows the pipeline keeps. Use it on load.
+        where: a text naming where the first breaking row is (a source position such as a Kafka
+            offset, never a value), put into the error; ``explain`` is then called with it and
+            re-reads nothing (for a stream, which cannot be read again).
 
     Returns:
         The same rows, guarded.
@@ -70,7 +77,7 @@ def guard(
         return data
     gid = uuid.uuid4().hex[:12]
     with _lock:
-        _explainers[gid] = (label, explain)
+        _explainers[gid] = (label, explain, where is not None)
         while len(_explainers) > _KEEP:
             _explainers.popitem(last=False)
     broken = conditions[0]
@@ -80,9 +87,12 @@ def guard(
     # where. (A branch per condition makes code too large for the JVM to compile: 2x slower.)
     # A non-deterministic "else" stops the optimiser from pushing later filters below the guard
     # or merging them into it; SPARK_PARTITION_ID() is the cheapest one (a task constant).
-    condition = F.when(
-        F.coalesce(broken, F.lit(False)), F.raise_error(F.lit(f"[{MARK} {gid}] {label}"))
-    ).otherwise(F.spark_partition_id() >= 0 if every_row else F.lit(True))
+    message = F.lit(f"[{MARK} {gid}] {label}")
+    if where is not None:
+        message = F.concat(message, F.lit(_AT), where)
+    condition = F.when(F.coalesce(broken, F.lit(False)), F.raise_error(message)).otherwise(
+        F.spark_partition_id() >= 0 if every_row else F.lit(True)
+    )
     return data.filter(condition)
 
 
@@ -114,8 +124,11 @@ def explanation(error: BaseException) -> Exception | None:
             f"A data check ({label}) failed, but its report is gone (more than {_KEEP} checks "
             "were set up since). Run the pipeline again to see it."
         )
+    _, explain, located = entry
     try:
-        return entry[1]()
+        if located:
+            return explain(label.rpartition(_AT)[2])  # type: ignore[call-arg]
+        return explain()  # type: ignore[call-arg]
     except Exception as exc:  # the check failed either way: say so
         chain = java_error_chain(exc)  # py4j's own message says only which call failed
         reason = ((chain[0] if chain else str(exc)).strip().splitlines() or ["?"])[0][:300]

@@ -23,6 +23,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl._jvm import java_error_chain, jvm_of
 from spark_etl.contracts import Contract, conform, deadletter
+from spark_etl.contracts.guards import guard
 from spark_etl.datasets._streaming import trigger_args
 from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
@@ -189,11 +190,12 @@ class KafkaDataset(EtlDataset):
         )
         self._on_decode_error = _choice("on_decode_error", on_decode_error, ("dead_letter", "fail"))
         self._credentials = dict(credentials or {})
-        if stream and self._streaming is None:
+        if stream and self._streaming is None and self._on_decode_error == "dead_letter":
             raise DatasetConfigError(
                 f"KafkaDataset '{self._where}': a stream needs 'streaming' settings "
                 "(checkpoint_location and trigger) for the query that routes undecodable values; "
-                "use the trigger of the pipeline's sink."
+                "use the trigger of the pipeline's sink (or set on_decode_error: fail, which "
+                "halts the stream on the first one instead)."
             )
         if not (metadata or {}).get("schema"):
             raise DatasetConfigError(
@@ -224,10 +226,29 @@ class KafkaDataset(EtlDataset):
             raw = reader.format("kafka").options(**self._source_options()).load()
         decoded = raw.select("*", self._decode(contract).alias("_record"))
         broken = _undecoded(contract)
-        corrupt = decoded.filter(F.col("value").isNotNull() & broken)
-        self._handle_corrupt(corrupt)
-        good = decoded.filter(F.col("value").isNotNull() & ~broken)
+        present = decoded.filter(F.col("value").isNotNull())
+        if self._stream and self._on_decode_error == "fail":
+            # no side query: the stream's own job fails on its first undecodable value
+            good = guard(
+                present,
+                f"undecodable value in Kafka '{self._where}'",
+                [broken],
+                self._undecodable,
+                every_row=True,  # a later filter on a (null) field must not skip the check
+                where=F.format_string("%s/%d@%d", "topic", "partition", "offset"),
+            )
+        else:
+            self._handle_corrupt(present.filter(broken))
+            good = present.filter(~broken)
         return good.select("_record.*", *self._system_columns())
+
+    def _undecodable(self, where: str) -> UndecodableRecordsError:
+        return UndecodableRecordsError(
+            f"KafkaDataset '{self._where}': values at {where} cannot be decoded as "
+            f"{self._value_format} records of contract '{(self.metadata or {})['schema']}' "
+            f"({self._wire} wire format). Fix the producer, or set on_decode_error: "
+            "dead_letter to route them to the dead-letter queue."
+        )
 
     def _source_options(self) -> dict[str, str]:
         options = {
@@ -289,10 +310,7 @@ class KafkaDataset(EtlDataset):
             "offset",
         )
         if corrupt.isStreaming:
-            if self._on_decode_error == "dead_letter":
-                self._stream_dead_letters(corrupt, reason)
-            else:
-                self._stream_failures(corrupt)
+            self._stream_dead_letters(corrupt, reason)
             return
         if self._on_decode_error == "dead_letter":
             deadletter.send(
@@ -305,13 +323,7 @@ class KafkaDataset(EtlDataset):
             return
         found = corrupt.select("topic", "partition", "offset").limit(_REPORTED_CORRUPT).collect()
         if found:
-            where = ", ".join(f"{r.topic}/{r.partition}@{r.offset}" for r in found)
-            raise UndecodableRecordsError(
-                f"KafkaDataset '{self._where}': values at {where} cannot be decoded as "
-                f"{self._value_format} records of contract '{(self.metadata or {})['schema']}' "
-                f"({self._wire} wire format). Fix the producer, or set on_decode_error: "
-                "dead_letter to route them to the dead-letter queue."
-            )
+            raise self._undecodable(", ".join(f"{r.topic}/{r.partition}@{r.offset}" for r in found))
 
     def _stream_dead_letters(self, corrupt: DataFrame, reason: Column) -> None:
         """A side query that sends each micro-batch's undecodable values to dead letters."""
@@ -331,17 +343,9 @@ class KafkaDataset(EtlDataset):
 
         self.dead_letter_query = self._side_query(letters, send)
 
-    def _stream_failures(self, corrupt: DataFrame) -> None:
-        """With ``on_decode_error: fail``, a stream halts at its first undecodable value."""
-
-        def fail(batch: DataFrame, batch_id: int) -> None:
-            self._handle_corrupt(batch)
-
-        self.dead_letter_query = self._side_query(corrupt, fail)
-
     def _side_query(self, data: DataFrame, handle: Any) -> StreamingQuery:
         settings = self._streaming
-        assert settings is not None  # the constructor requires it with stream: true
+        assert settings is not None  # the constructor requires it for dead letters
         return (
             data.writeStream.foreachBatch(handle)
             .option("checkpointLocation", settings.checkpoint_location)

@@ -14,6 +14,7 @@ takes longer than the trigger interval.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
@@ -98,12 +100,16 @@ def await_queries(spark: SparkSession, max_duration_s: float | None = None) -> N
     if not queries:
         return
     deadline = time.monotonic() + max_duration_s if max_duration_s else None
+    # A query of the session that failed before this run (a notebook's, an earlier run's) would
+    # make awaitAnyTermination raise its error here: only this run's queries count.
+    spark.streams.resetTerminated()
     with _stop_on_signals():
         while any(q.isActive for q in queries):
             if _Stop.requested.is_set() or (deadline and time.monotonic() >= deadline):
                 stop_gracefully(queries)
                 break
-            spark.streams.awaitAnyTermination(_POLL_S)
+            with contextlib.suppress(StreamingQueryException):
+                spark.streams.awaitAnyTermination(_POLL_S)  # raised below, if one of ours
             spark.streams.resetTerminated()
             _raise_failure(queries)
     _drain_listener_events(spark)
