@@ -357,6 +357,25 @@ def _upsert_result(
     )
 
 
+def _upsert_runs(
+    url: str,
+    credentials: dict[str, str],
+    batch: DataFrame,
+    reset: Callable[[str], Callable[[], None]],
+    baseline: Callable[[], None],
+) -> dict[str, tuple[Callable[[], Any], ...]]:
+    """The three upserts of one database, each with the reset of its own table."""
+
+    def save(table: str, bulk_load: bool) -> Callable[[], None]:
+        return lambda: upsert_sink(url, table, credentials, "id", bulk_load=bulk_load).save(batch)
+
+    return {
+        "bulk": (reset("bench_upsert"), save("bench_upsert", True)),
+        "inserts": (reset("bench_upsert_ins"), save("bench_upsert_ins", False)),
+        "baseline": (reset("bench_upsert_base"), baseline),
+    }
+
+
 def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Result:
     """Half updates, half inserts into PostgreSQL: JDBCDataset upsert vs COPY + ON CONFLICT."""
     pg = {"user": env["SPARK_ETL_PG_USER"], "password": env["SPARK_ETL_PG_PASSWORD"]}
@@ -393,22 +412,7 @@ def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Resu
             )
 
     conn.autocommit = True
-    result = _upsert_result(
-        "upsert_pg",
-        rows,
-        spark,
-        {
-            "bulk": (
-                reset("bench_upsert"),
-                lambda: upsert_sink(url, "bench_upsert", pg, "id", bulk_load=True).save(batch),
-            ),
-            "inserts": (
-                reset("bench_upsert_ins"),
-                lambda: upsert_sink(url, "bench_upsert_ins", pg, "id").save(batch),
-            ),
-            "baseline": (reset("bench_upsert_base"), baseline),
-        },
-    )
+    result = _upsert_result("upsert_pg", rows, spark, _upsert_runs(url, pg, batch, reset, baseline))
     result.baseline = "one connection: COPY into a staging table, then INSERT ... ON CONFLICT"
     counts = [
         conn.execute(f"SELECT count(*) FROM {t}").fetchone()
@@ -463,20 +467,7 @@ def bench_upsert_mysql(spark: SparkSession, rows: int, env: dict[str, str], tmp:
             cur.execute("DROP TEMPORARY TABLE stage")
 
     result = _upsert_result(
-        "upsert_mysql",
-        rows,
-        spark,
-        {
-            "bulk": (
-                reset("bench_upsert"),
-                lambda: upsert_sink(url, "bench_upsert", creds, "id", bulk_load=True).save(batch),
-            ),
-            "inserts": (
-                reset("bench_upsert_ins"),
-                lambda: upsert_sink(url, "bench_upsert_ins", creds, "id").save(batch),
-            ),
-            "baseline": (reset("bench_upsert_base"), baseline),
-        },
+        "upsert_mysql", rows, spark, _upsert_runs(url, creds, batch, reset, baseline)
     )
     result.baseline = "one connection: LOAD DATA LOCAL INFILE, then INSERT ... ON DUPLICATE KEY"
     conn.close()

@@ -68,6 +68,10 @@ class JDBCDataset(EtlDataset):
     ``numPartitions`` is set: it arrives in as many partitions as the query's state
     (``spark.sql.shuffle.partitions``), most of them nearly empty.
 
+    ``bulk_load: true`` fills the staging table through ``COPY`` / ``LOAD DATA LOCAL INFILE``
+    from text files Spark writes (under ``bulk_load_path`` on a cluster) instead of batched
+    inserts: faster for large batches.
+
     Upsert needs ``key_columns`` that form the target's primary key or a unique index. A batch that
     holds one key twice is rejected, naming the keys, unless ``dedup_order_by`` names a column: then
     the row with the greatest value of that column wins (ties go to the greatest row). A missing
@@ -251,7 +255,7 @@ class JDBCDataset(EtlDataset):
 
     def _bulk_load_staging(self, data: DataFrame, staging: TableName) -> None:
         """Spark writes the batch as text files; the driver streams them into the staging table
-        over one connection (see ``_bulk``); the files are deleted afterwards."""
+        over a few connections at once (see ``_bulk``); the files are deleted afterwards."""
         spark = self._spark()
         base = self._bulk_load_path or _bulk.default_folder(spark, self._table_label())
         load = _bulk.Load.of(self._dialect, staging, data)
