@@ -175,11 +175,25 @@ def test_a_value_the_table_refuses_rejects_the_whole_load(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_bulk_load_path_no_filesystem_serves_is_named(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    ds = sink(db, unique_name, bulk_load=True, bulk_load_path="nosuchfs://bucket/tmp")
+    with pytest.raises(
+        DatasetError, match=r"bulk_load_path cannot hold the files \(nosuchfs://"
+    ) as info:
+        ds.save(spark.createDataFrame([("a",)], "id string"))
+    assert isinstance(info.value.__cause__, DatasetConfigError)
+    assert db.run(f"SELECT count(*) FROM {unique_name}")[0][0] == 0
+    assert [t for t in tables_of(db) if t.startswith(unique_name + "__stg")] == []
+
+
 def test_mariadb_warning_on_a_number_is_refused(
     spark: SparkSession,
     mysql_credentials: dict[str, str],
     services: dict[str, str],
     unique_name: str,
+    mysql: Any,
 ) -> None:
     """NaN has no MariaDB DOUBLE: LOAD DATA LOCAL would store 0 with a warning."""
     ds = JDBCDataset(
@@ -189,7 +203,10 @@ def test_mariadb_warning_on_a_number_is_refused(
         bulk_load=True,
     )
     with pytest.raises(DatasetError, match=r"refused rows of the bulk load .*Incorrect double"):
-        ds.save(spark.createDataFrame([("a", float("nan"))], "id string, d double"))
+        ds.save(spark.createDataFrame([("a", float("nan")), ("b", 1.0)], "id string, d double"))
+    with mysql.cursor() as cur:  # the table the save created holds nothing: no 0 for NaN
+        cur.execute(f"SELECT count(*) FROM {unique_name}")
+        assert cur.fetchone() == (0,)
 
 
 def test_files_go_to_the_given_path_and_are_removed(

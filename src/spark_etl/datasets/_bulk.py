@@ -104,7 +104,15 @@ def written_text(
     folder), yield them, then delete them whatever happened."""
     jvm = jvm_of(spark)
     path = jvm.org.apache.hadoop.fs.Path(folder)
-    filesystem = path.getFileSystem(hadoop_conf(spark))
+    try:
+        filesystem = path.getFileSystem(hadoop_conf(spark))
+    except Exception as exc:
+        if not is_jvm_error(exc):
+            raise
+        raise DatasetConfigError(
+            f"bulk_load_path cannot hold the files ({folder}): {java_error_chain(exc)[0]}. Use a "
+            "folder every executor and the driver can reach (s3a://, hdfs://, file://)."
+        ) from exc
     time_zone = str(jvm.java.util.TimeZone.getDefault().getID())
     try:
         dialect.bulk_frame(data, time_zone).write.format("text").option("lineSep", "\n").mode(
