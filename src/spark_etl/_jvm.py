@@ -76,6 +76,12 @@ def observed(observation: Observation) -> dict[str, Any] | None:
     return dict(observation.get)
 
 
+def jvm_time_zone(spark: Any) -> str:
+    """The driver JVM's default time zone (the zone JDBC drivers send timestamps' wall-clock
+    time in)."""
+    return str(jvm_of(spark).java.util.TimeZone.getDefault().getID())
+
+
 def jvm_of(spark: Any) -> Any:
     """The py4j gateway's JVM view of a classic (non-Connect) SparkSession."""
     gateway_jvm = getattr(spark, "_jvm", None)

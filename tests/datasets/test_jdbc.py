@@ -72,6 +72,31 @@ def test_upsert_insert_update_mixed_and_rerun(
     assert ds.load().count() == 3
 
 
+@pytest.mark.parametrize("mode", ["upsert", "append", "overwrite"])
+def test_timestamps_keep_their_microseconds(
+    spark: SparkSession, db: Database, unique_name: str, bulk_load: bool, mode: str
+) -> None:
+    """Both timestamp types keep every digit on every path and write mode (on MariaDB,
+    Connector/J would drop the fraction of a timestamp parameter: it takes MariaDB's version
+    string "5.5.5-10.x" for MySQL 5.5)."""
+    stamps = [datetime(2026, 1, 1, 12, 0, 0, 123456), datetime(1999, 12, 31, 23, 59, 59, 999999)]
+    expected = [(f"k{i}", t, t) for i, t in enumerate([*stamps, T0])]
+    batch = spark.createDataFrame(expected, "id string, at timestamp, local timestamp_ntz")
+    ds = JDBCDataset(
+        url=db.url,
+        table=unique_name,
+        credentials=db.credentials,
+        write_mode=mode,
+        bulk_load=bulk_load,
+        **({"key_columns": ["id"]} if mode == "upsert" else {}),
+        **({"overwrite_strategy": "replace"} if mode == "overwrite" else {}),
+    )
+    ds.save(batch)
+    assert db.run(f"SELECT id, at, local FROM {unique_name} ORDER BY id") == expected
+    read = ds.load().orderBy("id").collect()
+    assert [(r.id, r.at, r.local) for r in read] == expected
+
+
 def test_upsert_rejects_duplicate_keys_and_writes_nothing(
     spark: SparkSession, db: Database, unique_name: str, bulk_load: bool
 ) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType
 
-from spark_etl._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of
+from spark_etl._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of, jvm_time_zone
 from spark_etl.datasets._dialects import Dialect, TableName
 from spark_etl.datasets.exceptions import DatasetConfigError
 
@@ -113,7 +113,7 @@ def written_text(
             f"bulk_load_path cannot hold the files ({folder}): {java_error_chain(exc)[0]}. Use a "
             "folder every executor and the driver can reach (s3a://, hdfs://, file://)."
         ) from exc
-    time_zone = str(jvm.java.util.TimeZone.getDefault().getID())
+    time_zone = jvm_time_zone(spark)
     try:
         dialect.bulk_frame(data, time_zone).write.format("text").option("lineSep", "\n").mode(
             "errorifexists"

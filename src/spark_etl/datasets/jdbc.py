@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StringType, StructType
 
-from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, sql_state
+from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, jvm_time_zone, sql_state
 from spark_etl.contracts import Contract
 from spark_etl.datasets import _bulk
 from spark_etl.datasets._dialects import TableName, dialect_for
@@ -249,6 +249,7 @@ class JDBCDataset(EtlDataset):
             **({"numPartitions": str(connections)} if connections else {}),
             **{k: str(v) for k, v in self._save_args.items()},
         }
+        data = self._dialect.insert_frame(data, jvm_time_zone(self._spark()))
         data.write.format("jdbc").options(**properties).option(
             "dbtable", self._dialect.table(staging)
         ).mode("append").save()
