@@ -181,6 +181,52 @@ def test_a_stream_halts_on_its_first_undecodable_value_without_a_side_query(
     assert strict.dead_letter_query is None  # no second read of the stream
 
 
+def decoders(plan: Any) -> int:
+    """How many times a physical plan decodes each value."""
+    return str(plan.toString()).count("from_avro(")
+
+
+@pytest.mark.parametrize("on_decode_error", ["dead_letter", "fail"])
+def test_each_value_is_decoded_once(
+    spark: SparkSession, bootstrap: str, unique_name: str, tmp_path: Path, on_decode_error: str
+) -> None:
+    """The checks on the decoded record (undecodable or not) and a pipeline's filters are not
+    pushed beneath the decoding, where each would decode the value again (a stream's decoding
+    stage took twice as long)."""
+    dataset(bootstrap, unique_name).save(events(spark, 6))
+    letters: list[DataFrame] = []
+    deadletter.install(letters.append, pipeline="p", run_id="r")
+    try:
+        batch = dataset(bootstrap, unique_name, on_decode_error=on_decode_error).load()
+        clicks = batch.filter("event_type = 'click'").select("event_id")
+        assert sorted(r.event_id for r in clicks.collect()) == ["e1", "e3", "e5"]
+        assert decoders(clicks._jdf.queryExecution().executedPlan()) == 1
+
+        stream = dataset(
+            bootstrap,
+            unique_name,
+            on_decode_error=on_decode_error,
+            stream=True,
+            streaming={"checkpoint_location": str(tmp_path / "dead"), "trigger": "available-now"},
+        )
+        query = (
+            stream.load()
+            .filter("event_type = 'click'")
+            .writeStream.format("memory")
+            .queryName(f"clicks_{on_decode_error}")
+            .trigger(availableNow=True)
+            .option("checkpointLocation", str(tmp_path / "checkpoint"))
+            .start()
+        )
+        query.awaitTermination(120)
+        if stream.dead_letter_query is not None:
+            stream.dead_letter_query.awaitTermination(120)
+    finally:
+        deadletter.uninstall()
+    assert spark.table(f"clicks_{on_decode_error}").count() == 3
+    assert decoders(query._jsq.streamingQuery().lastExecution().executedPlan()) == 1
+
+
 def test_confluent_wire_format(spark: SparkSession, bootstrap: str, unique_name: str) -> None:
     ds = dataset(bootstrap, unique_name, wire_format="confluent", schema_id=7)
     ds.save(events(spark, 4))
