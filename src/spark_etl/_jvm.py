@@ -3,6 +3,9 @@ Python one."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from py4j.protocol import Py4JJavaError
@@ -11,6 +14,8 @@ from pyspark.errors.exceptions.captured import CapturedException
 from pyspark.sql import Observation, SparkSession
 
 _MAX_DEPTH = 20
+#: How many of the latest SQL executions are searched for a write's metrics.
+_RECENT_EXECUTIONS = 20
 
 
 def current_session() -> SparkSession | None:
@@ -74,6 +79,52 @@ def observed(observation: Observation) -> dict[str, Any] | None:
     if java is None or not java.future().isCompleted():
         return None
     return dict(observation.get)
+
+
+#: The node of a file write in Spark's SQL plans, and its row count metric.
+_FILE_WRITE_NODE = "InsertIntoHadoopFsRelationCommand"
+_OUTPUT_ROWS = "number of output rows"
+_JOB_DESCRIPTION = "spark.job.description"
+
+
+@contextmanager
+def described_jobs(spark: SparkSession, description: str) -> Iterator[str]:
+    """Run what the block starts under the job description ``description`` plus a unique mark
+    (shown by the Spark UI; :func:`files_written_rows` finds the SQL execution by it)."""
+    sc = spark.sparkContext
+    before = sc.getLocalProperty(_JOB_DESCRIPTION)
+    marked = f"{description} [{uuid.uuid4().hex[:12]}]"
+    sc.setJobDescription(marked)
+    try:
+        yield marked
+    finally:
+        sc._jsc.setLocalProperty(_JOB_DESCRIPTION, before)
+
+
+def files_written_rows(spark: SparkSession, description: str) -> int | None:
+    """The rows the file write run under ``description`` wrote, from Spark's own write metrics
+    (no counting pass, no per-row counter in the job); ``None`` if Spark kept none."""
+    store = spark._jsparkSession.sharedState().statusStore()
+    count = int(store.executionsCount())
+    recent = store.executionsList(max(count - _RECENT_EXECUTIONS, 0), _RECENT_EXECUTIONS)
+    executions = recent.iterator()
+    while executions.hasNext():
+        execution = executions.next()
+        if execution.description() != description:
+            continue
+        values = store.executionMetrics(execution.executionId())
+        nodes = store.planGraph(execution.executionId()).allNodes().iterator()
+        while nodes.hasNext():
+            node = nodes.next()
+            if _FILE_WRITE_NODE not in str(node.name()):
+                continue
+            metrics = node.metrics().iterator()
+            while metrics.hasNext():
+                metric = metrics.next()
+                value = values.get(metric.accumulatorId())
+                if metric.name() == _OUTPUT_ROWS and value.isDefined():
+                    return int(str(value.get()).replace(",", ""))
+    return None
 
 
 def jvm_time_zone(spark: Any) -> str:

@@ -59,6 +59,46 @@ def test_append_then_overwrite(
     assert appender.load().count() == 1
 
 
+@pytest.mark.parametrize("partition_by", [None, ["day"]])
+def test_a_save_counts_the_rows_it_wrote_from_sparks_write_metrics(
+    spark: SparkSession,
+    s3_credentials: dict[str, Any],
+    unique_name: str,
+    partition_by: list[str] | None,
+) -> None:
+    """The count of a file write is Spark's own metric of that write (no counter in the job),
+    found by the job description the save runs under; the caller's description comes back."""
+    ds = S3Dataset(
+        path=f"s3a://{BUCKET}/{unique_name}/",
+        write_mode="append",
+        partition_by=partition_by,
+        credentials=s3_credentials,
+    )
+    rows = spark.range(1_234).selectExpr("cast(id as string) id", "id % 3 day")
+    spark.sparkContext.setJobDescription("the caller's own")
+    try:
+        ds.save(rows.filter("id % 2 = 0"))
+        assert spark.sparkContext.getLocalProperty("spark.job.description") == "the caller's own"
+    finally:
+        spark.sparkContext.setJobDescription(None)  # type: ignore[arg-type]
+    assert ds.last_save is not None and ds.last_save.records == 617
+    ds.save(rows.limit(5))  # another write, counted on its own
+    assert ds.last_save.records == 5
+    assert ds.load().count() == 622
+    executions = spark._jsparkSession.sharedState().statusStore().executionsList()
+    plans = [str(e.physicalPlanDescription()) for e in _scala_list(executions)]
+    written = [p for p in plans if "InsertIntoHadoopFsRelationCommand" in p and unique_name in p]
+    assert len(written) == 2
+    assert not any("CollectMetrics" in p for p in written)
+
+
+def _scala_list(seq: Any) -> list[Any]:
+    items, it = [], seq.iterator()
+    while it.hasNext():
+        items.append(it.next())
+    return items
+
+
 def test_partition_by_and_dynamic_overwrite(
     spark: SparkSession, s3_credentials: dict[str, Any], unique_name: str
 ) -> None:

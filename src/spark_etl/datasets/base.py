@@ -122,8 +122,8 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
     def save(self, data: DataFrame) -> None:
         """Write ``data`` with the configured write mode (Kedro wraps this to name the dataset).
 
-        The rows written are counted while they are written (a Spark ``Observation``: no extra
-        job) and kept in :attr:`last_save` for the metrics hook. Guards in the plan fail the
+        The rows written are counted while they are written (see :meth:`_save_counted`: no
+        extra job) and kept in :attr:`last_save` for the metrics hook. Guards in the plan fail the
         write itself where it commits atomically, else run first; a guard that fires is raised
         as its check's own error (a ``ContractViolationError``, a ``DataValidationError``).
         """
@@ -134,16 +134,22 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
             )
             return
         started = time.perf_counter()
-        observation = Observation(f"spark_etl_save_{uuid.uuid4().hex}")
         with self._explained_guards():
             if not self._commits_atomically() and is_guarded(data):
                 run_guards(data)
-            self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
+            records = self._save_counted(data)
         self.last_save = SaveMetrics(
-            records=_observed_rows(observation),
+            records=records,
             duration_s=round(time.perf_counter() - started, 3),
             write_mode=self._write_mode,
         )
+
+    def _save_counted(self, data: DataFrame) -> int | None:
+        """Write a batch; return the rows written, counted while they are written (a Spark
+        ``Observation``: no extra job), ``None`` if unknown."""
+        observation = Observation(f"spark_etl_save_{uuid.uuid4().hex}")
+        self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
+        return _observed_rows(observation)
 
     def _commits_atomically(self) -> bool:
         """Whether a failed batch write leaves the target as it was (readers never see part of
