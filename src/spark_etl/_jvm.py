@@ -3,15 +3,18 @@ Python one."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from py4j.protocol import Py4JJavaError
+from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark.errors import PySparkRuntimeError
 from pyspark.errors.exceptions.captured import CapturedException
 from pyspark.sql import Observation, SparkSession
+
+logger = logging.getLogger(__name__)
 
 _MAX_DEPTH = 20
 #: How many of the latest SQL executions are searched for a write's metrics.
@@ -103,7 +106,16 @@ def described_jobs(spark: SparkSession, description: str) -> Iterator[str]:
 
 def files_written_rows(spark: SparkSession, description: str) -> int | None:
     """The rows the file write run under ``description`` wrote, from Spark's own write metrics
-    (no counting pass, no per-row counter in the job); ``None`` if Spark kept none."""
+    (no counting pass, no per-row counter in the job); ``None`` if Spark kept none, or if its
+    status store cannot be read (the write itself succeeded: a count must never fail it)."""
+    try:
+        return _written_rows(spark, description)
+    except Py4JError as exc:
+        logger.warning("Could not read the row count of '%s' from Spark: %s", description, exc)
+        return None
+
+
+def _written_rows(spark: SparkSession, description: str) -> int | None:
     store = spark._jsparkSession.sharedState().statusStore()
     count = int(store.executionsCount())
     recent = store.executionsList(max(count - _RECENT_EXECUTIONS, 0), _RECENT_EXECUTIONS)
