@@ -307,7 +307,6 @@ class StreamPlan:
     seconds: float = 60.0
     warmup_s: float = 30.0
     trigger: str = "1 second"
-    dead_letter_trigger: str = "3 seconds"
     on_decode_error: str = "dead_letter"
 
 
@@ -322,7 +321,6 @@ def run_stream(
     settings = {
         "SPARK_ETL_CHECKPOINTS": str(work / "checkpoints"),
         "SPARK_ETL_STREAM_TRIGGER": plan.trigger,
-        "SPARK_ETL_DEAD_LETTER_TRIGGER": plan.dead_letter_trigger,
         "SPARK_ETL_ON_DECODE_ERROR": plan.on_decode_error,
         "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": str(plan.rate * 10),
         "SPARK_ETL_STREAMING_MAX_SECONDS": str(plan.seconds + 900),  # stopped once caught up

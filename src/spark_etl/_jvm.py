@@ -139,6 +139,19 @@ def _written_rows(spark: SparkSession, description: str) -> int | None:
     return None
 
 
+def micro_batch_observed(query: Any, name: str) -> dict[str, Any] | None:
+    """The metrics ``observe(name, ...)`` collected in the micro-batch ``query`` is running
+    (called from its ``foreachBatch``, after the batch's plan ran); ``None`` if the plan has no
+    such observation."""
+    execution = query._jsq.streamingQuery().lastExecution()
+    found = execution.observedMetrics().get(name)
+    if found.isEmpty():
+        return None
+    row = found.get()
+    names = row.schema().fieldNames()
+    return {str(field): row.get(i) for i, field in enumerate(names)}
+
+
 def jvm_time_zone(spark: Any) -> str:
     """The driver JVM's default time zone (the zone JDBC drivers send timestamps' wall-clock
     time in)."""

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from spark_etl.contracts import deadletter, default_registry, validate
 from spark_etl.contracts.guards import explanation
 from spark_etl.datasets import KafkaDataset
+from spark_etl.datasets._streaming import start_unclaimed
 from spark_etl.datasets.exceptions import (
     DatasetConfigError,
     SourceUnavailableError,
@@ -55,6 +56,7 @@ def dataset(bootstrap: str, topic: str, **kwargs: Any) -> KafkaDataset:
 def write_raw(spark: SparkSession, bootstrap: str, topic: str, values: list[bytes]) -> None:
     (
         spark.createDataFrame([(v,) for v in values], "value binary")
+        .coalesce(1)  # one producer task: the values land in this order
         .write.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap)
         .option("topic", topic)
@@ -179,6 +181,104 @@ def test_a_stream_halts_on_its_first_undecodable_value_without_a_side_query(
     assert isinstance(explained, UndecodableRecordsError)
     assert f"values at {unique_name}/0@2 cannot be decoded as avro records" in str(explained)
     assert strict.dead_letter_query is None  # no second read of the stream
+
+
+def routed_to(letters: list[tuple[bytes, str]]) -> Any:
+    """A dead-letter sink that keeps (payload, error) of what it is given."""
+
+    def sink(frame: DataFrame) -> None:
+        letters.extend((bytes(r.payload), r.error) for r in frame.collect())
+
+    return sink
+
+
+def test_a_stream_routes_undecodable_values_within_each_micro_batch_reading_the_topic_once(
+    spark: SparkSession, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    """The sink's query routes them after writing the batch, before Spark commits it: no side
+    query reads the topic a second time, and a routing that fails fails the batch, which is
+    then replayed from the checkpoint (nothing lost)."""
+    dataset(bootstrap, unique_name).save(events(spark, 3))
+    write_raw(spark, bootstrap, unique_name, [b"garbage", b"\x02"])  # offsets 3 and 4
+    dataset(bootstrap, unique_name).save(events(spark, 2, start=3))
+    out_topic = f"{unique_name}_out"
+    sink_settings = {"checkpoint_location": str(tmp_path / "sink"), "trigger": "available-now"}
+
+    def run(dead_letter_sink: Any) -> KafkaDataset:
+        source = dataset(bootstrap, unique_name, stream=True)  # no settings: no side query
+        out = dataset(bootstrap, out_topic, streaming=sink_settings)
+        deadletter.install(dead_letter_sink, pipeline="p", run_id="r")
+        try:
+            out.save(source.load())
+            assert out.query is not None
+            out.query.awaitTermination(120)
+        finally:
+            deadletter.uninstall()
+        assert source.dead_letter_query is None
+        return source
+
+    def store_down(frame: DataFrame) -> None:
+        raise RuntimeError("dead-letter store down")
+
+    with pytest.raises(Exception, match="dead-letter store down"):
+        run(store_down)
+    letters: list[tuple[bytes, str]] = []
+    run(routed_to(letters))  # the same checkpoint: the failed batch again
+
+    where = f"undecodable avro value (plain wire format) at topic {unique_name} partition 0"
+    assert sorted(letters) == [(b"\x02", f"{where} offset 4"), (b"garbage", f"{where} offset 3")]
+    written = dataset(bootstrap, out_topic).load().select("event_id").collect()
+    assert {r.event_id for r in written} == {f"e{i}" for i in range(5)}  # a replay may repeat
+
+
+def test_a_stream_written_outside_spark_etl_routes_them_with_a_side_query(
+    spark: SparkSession, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    dataset(bootstrap, unique_name).save(events(spark, 2))
+    write_raw(spark, bootstrap, unique_name, [b"garbage"])
+    source = dataset(
+        bootstrap,
+        unique_name,
+        stream=True,
+        streaming={"checkpoint_location": str(tmp_path / "dead"), "trigger": "available-now"},
+    )
+    letters: list[tuple[bytes, str]] = []
+    deadletter.install(routed_to(letters), pipeline="p", run_id="r")
+    try:
+        query = (
+            source.load()
+            .writeStream.format("memory")
+            .queryName(f"plain_{unique_name}")
+            .trigger(availableNow=True)
+            .option("checkpointLocation", str(tmp_path / "checkpoint"))
+            .start()
+        )
+        start_unclaimed(spark)  # what the runner does once the pipeline's queries started
+        query.awaitTermination(120)
+        assert source.dead_letter_query is not None
+        source.dead_letter_query.awaitTermination(120)
+    finally:
+        deadletter.uninstall()
+    assert [payload for payload, _ in letters] == [b"garbage"]
+    assert spark.table(f"plain_{unique_name}").count() == 2
+
+
+def test_a_side_query_without_streaming_settings_says_what_to_add(
+    spark: SparkSession, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    dataset(bootstrap, unique_name).save(events(spark, 1))
+    source = dataset(bootstrap, unique_name, stream=True)
+    query = (
+        source.load()
+        .writeStream.format("noop")
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
+    try:
+        with pytest.raises(DatasetConfigError, match=r"add streaming: \{checkpoint_location"):
+            start_unclaimed(spark)
+    finally:
+        query.stop()
 
 
 def decoders(plan: Any) -> int:

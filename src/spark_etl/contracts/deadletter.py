@@ -69,6 +69,8 @@ def send(
         _current.sink(letters)
         return
     count = letters.count() if not letters.isStreaming else -1
+    if count == 0:
+        return
     logger.warning(
         "%s record(s) of %s rejected at %s with no dead-letter sink configured",
         count,

@@ -11,18 +11,36 @@ A sink's catalog entry says how its streaming query runs::
 The query writes each micro-batch with the sink's own batch write (``foreachBatch``), so append,
 overwrite and upsert mean the same thing as in batch runs, and an upsert replayed after a restart
 (Spark re-runs the last uncommitted batch with the same id) leaves the same rows.
+
+A source may ask for work after each micro-batch that reads it (:class:`AfterBatch`: a Kafka
+stream routes its undecodable values to the dead letters): it counts what it needs in the plan
+(an ``observe``), and the query that writes the stream runs the work once the sink has written the
+batch, before Spark commits it, so a failure replays the batch instead of losing the work. A sink
+that writes without ``foreachBatch`` (Spark's file sink) claims the work and does it its own way
+(:meth:`AfterBatch.fallback`); a query started outside spark-etl is given that fallback by the
+runner (:func:`start_unclaimed`).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from spark_etl._jvm import micro_batch_observed
 from spark_etl.datasets.exceptions import DatasetConfigError
+
+logger = logging.getLogger(__name__)
+
+#: How long a micro-batch waits for ``start`` to hand over its query (the first batch can begin
+#: before ``start`` returns).
+_QUERY_WAIT_S = 60.0
 
 
 class StreamingSettings(BaseModel):
@@ -67,13 +85,75 @@ def parse_settings(raw: dict[str, Any] | None, owner: str) -> StreamingSettings 
         raise DatasetConfigError(f"{owner}: invalid streaming settings: {problems}.") from exc
 
 
+@dataclass(frozen=True)
+class AfterBatch:
+    """Work a source asks of every micro-batch that reads it.
+
+    Attributes:
+        name: the name of the source's ``observe`` in the plan; what it observed in a batch
+            is handed to ``run``.
+        owner: the source, for messages.
+        run: called with the observed metrics and the batch id, after the sink wrote the batch
+            and before the query commits it.
+        fallback: does the work without ``run`` (a side query), for a query that cannot call it.
+    """
+
+    name: str
+    owner: str
+    run: Callable[[dict[str, Any], int], None]
+    fallback: Callable[[], None]
+
+
+_unclaimed: dict[str, AfterBatch] = {}
+_lock = threading.Lock()
+
+
+def after_each_batch(work: AfterBatch) -> None:
+    """Register ``work`` for the query that will write the stream observed as ``work.name``."""
+    with _lock:
+        _unclaimed[work.name] = work
+
+
+def claim(data: DataFrame) -> list[AfterBatch]:
+    """The work registered for the streams ``data`` reads; the caller now does it."""
+    plan = str(data._jdf.queryExecution().logical().toString())
+    return _claim_in(plan)
+
+
+def _claim_in(plan: str) -> list[AfterBatch]:
+    with _lock:
+        found = [work for name, work in _unclaimed.items() if name in plan]
+        for work in found:
+            del _unclaimed[work.name]
+    return found
+
+
+def start_unclaimed(spark: SparkSession) -> None:
+    """Give the fallback to the work of streams written by queries outside spark-etl's sinks
+    (a plain ``writeStream``); forget the work of streams no active query reads."""
+    for query in spark.streams.active:
+        # the plan it was started with: its logicalPlan is built later, on the query's thread
+        plan = str(query._jsq.streamingQuery().analyzedPlan().toString())
+        for work in _claim_in(plan):
+            logger.warning(
+                "The stream of %s is written by query %s outside a spark-etl sink: its work "
+                "after each micro-batch runs in a side query instead",
+                work.owner,
+                query.name or query.id,
+            )
+            work.fallback()
+    with _lock:
+        _unclaimed.clear()
+
+
 def start_query(
     data: DataFrame,
     settings: StreamingSettings | None,
     write_batch: Callable[[DataFrame, int], None],
     owner: str,
 ) -> StreamingQuery:
-    """Start the query that hands each micro-batch of ``data`` to ``write_batch``.
+    """Start the query that hands each micro-batch of ``data`` to ``write_batch``, then runs
+    the sources' work after the batch (:class:`AfterBatch`).
 
     Raises:
         DatasetConfigError: when the sink has no ``streaming`` settings (a checkpoint is needed).
@@ -84,12 +164,34 @@ def start_query(
             "streaming: {checkpoint_location: ..., trigger: ..., output_mode: ...} to its "
             "catalog entry."
         )
+    works = claim(data)
+    started: list[StreamingQuery] = []
+    handed_over = threading.Event()
+
+    def run_batch(batch: DataFrame, batch_id: int) -> None:
+        write_batch(batch, batch_id)
+        if not works:
+            return
+        if not handed_over.wait(_QUERY_WAIT_S):
+            raise RuntimeError(f"{owner}: the streaming query was not handed over in time")
+        for work in works:
+            observed = micro_batch_observed(started[0], work.name)
+            if observed is None:
+                raise RuntimeError(
+                    f"{owner}: micro-batch {batch_id} kept no metrics of {work.owner} "
+                    f"('{work.name}'); its work after the batch cannot run"
+                )
+            work.run(observed, batch_id)
+
     writer = (
-        data.writeStream.foreachBatch(write_batch)
+        data.writeStream.foreachBatch(run_batch)
         .outputMode(settings.output_mode)
         .option("checkpointLocation", settings.checkpoint_location)
         .trigger(**trigger_args(settings.trigger))
     )
     if settings.query_name:
         writer = writer.queryName(settings.query_name)
-    return writer.start()
+    query = writer.start()
+    started.append(query)
+    handed_over.set()
+    return query

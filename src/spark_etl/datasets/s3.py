@@ -17,7 +17,7 @@ from spark_etl._jvm import (
     jvm_of,
 )
 from spark_etl.contracts import conform
-from spark_etl.datasets._streaming import trigger_args
+from spark_etl.datasets._streaming import claim, trigger_args
 from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
@@ -175,6 +175,8 @@ class S3Dataset(EtlDataset):
             )
         data = self._checked(data, "save")
         self._configure_bucket()
+        for work in claim(data):  # the file sink has no place to run it after each batch
+            work.fallback()
         contract = self._contract()
         options = stringify_options(self._save_args)
         if contract is not None and self._format == "avro":

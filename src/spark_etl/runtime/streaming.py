@@ -32,6 +32,8 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
+from spark_etl.datasets._streaming import start_unclaimed
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -96,6 +98,7 @@ def _stop_on_signals() -> Iterator[None]:
 
 def await_queries(spark: SparkSession, max_duration_s: float | None = None) -> None:
     """Wait until every active query of ``spark`` has ended; raise the first one's failure."""
+    start_unclaimed(spark)
     queries = list(spark.streams.active)
     if not queries:
         return
