@@ -11,10 +11,11 @@ import pytest
 from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from tests.support.databases import Database
 
 from spark_etl.contracts import deadletter, default_registry, validate
 from spark_etl.contracts.guards import explanation
-from spark_etl.datasets import KafkaDataset
+from spark_etl.datasets import JDBCDataset, KafkaDataset
 from spark_etl.datasets._streaming import start_unclaimed
 from spark_etl.datasets.exceptions import (
     DatasetConfigError,
@@ -193,25 +194,31 @@ def routed_to(letters: list[tuple[bytes, str]]) -> Any:
 
 
 def test_a_stream_routes_undecodable_values_within_each_micro_batch_reading_the_topic_once(
-    spark: SparkSession, bootstrap: str, unique_name: str, tmp_path: Path
+    spark: SparkSession, bootstrap: str, unique_name: str, tmp_path: Path, db: Database
 ) -> None:
-    """The sink's query routes them after writing the batch, before Spark commits it: no side
-    query reads the topic a second time, and a routing that fails fails the batch, which is
-    then replayed from the checkpoint (nothing lost)."""
+    """The JDBC sink's query routes them once the batch is staged, before the sink commits: no
+    side query reads the topic a second time, and a routing that fails leaves the table as it
+    was and fails the batch, which is replayed from the checkpoint: nothing lost, nothing twice
+    (even with append)."""
     dataset(bootstrap, unique_name).save(events(spark, 3))
     write_raw(spark, bootstrap, unique_name, [b"garbage", b"\x02"])  # offsets 3 and 4
     dataset(bootstrap, unique_name).save(events(spark, 2, start=3))
-    out_topic = f"{unique_name}_out"
     sink_settings = {"checkpoint_location": str(tmp_path / "sink"), "trigger": "available-now"}
 
     def run(dead_letter_sink: Any) -> KafkaDataset:
         source = dataset(bootstrap, unique_name, stream=True)  # no settings: no side query
-        out = dataset(bootstrap, out_topic, streaming=sink_settings)
+        sink = JDBCDataset(
+            url=db.url,
+            table=unique_name,
+            credentials=db.credentials,
+            write_mode="append",
+            streaming=sink_settings,
+        )
         deadletter.install(dead_letter_sink, pipeline="p", run_id="r")
         try:
-            out.save(source.load())
-            assert out.query is not None
-            out.query.awaitTermination(120)
+            sink.save(source.load().select("event_id", "kafka_offset"))
+            assert sink.query is not None
+            sink.query.awaitTermination(120)
         finally:
             deadletter.uninstall()
         assert source.dead_letter_query is None
@@ -222,13 +229,15 @@ def test_a_stream_routes_undecodable_values_within_each_micro_batch_reading_the_
 
     with pytest.raises(Exception, match="dead-letter store down"):
         run(store_down)
+    assert db.run(f"SELECT count(*) FROM {unique_name}") == [(0,)]  # staged, never committed
     letters: list[tuple[bytes, str]] = []
     run(routed_to(letters))  # the same checkpoint: the failed batch again
 
     where = f"undecodable avro value (plain wire format) at topic {unique_name} partition 0"
     assert sorted(letters) == [(b"\x02", f"{where} offset 4"), (b"garbage", f"{where} offset 3")]
-    written = dataset(bootstrap, out_topic).load().select("event_id").collect()
-    assert {r.event_id for r in written} == {f"e{i}" for i in range(5)}  # a replay may repeat
+    written = db.run(f"SELECT event_id, kafka_offset FROM {unique_name}")
+    assert sorted(event for event, _ in written) == ["e0", "e1", "e2", "e3", "e4"]
+    assert sorted(offset for _, offset in written) == [0, 1, 2, 5, 6]
 
 
 def test_a_stream_written_outside_spark_etl_routes_them_with_a_side_query(

@@ -14,8 +14,9 @@ overwrite and upsert mean the same thing as in batch runs, and an upsert replaye
 
 A source may ask for work after each micro-batch that reads it (:class:`AfterBatch`: a Kafka
 stream routes its undecodable values to the dead letters): it counts what it needs in the plan
-(an ``observe``), and the query that writes the stream runs the work once the sink has written the
-batch, before Spark commits it, so a failure replays the batch instead of losing the work. A sink
+(an ``observe``), and the query that writes the stream runs the work once the sink's job over the
+batch ran (before the sink's own commit where it has one: :func:`before_commit`), and before Spark
+commits the batch, so a failure replays the batch instead of losing the work. A sink
 that writes without ``foreachBatch`` (Spark's file sink) claims the work and does it its own way
 (:meth:`AfterBatch.fallback`); a query started outside spark-etl is given that fallback by the
 runner (:func:`start_unclaimed`).
@@ -93,8 +94,9 @@ class AfterBatch:
         name: the name of the source's ``observe`` in the plan; what it observed in a batch
             is handed to ``run``.
         owner: the source, for messages.
-        run: called with the observed metrics and the batch id, after the sink wrote the batch
-            and before the query commits it.
+        run: called with the observed metrics and the batch id once the sink's job over the
+            batch ran: before the sink commits (:func:`before_commit`), else after its write;
+            always before the query commits the batch.
         fallback: does the work without ``run`` (a side query), for a query that cannot call it.
     """
 
@@ -106,6 +108,18 @@ class AfterBatch:
 
 _unclaimed: dict[str, AfterBatch] = {}
 _lock = threading.Lock()
+_batch = threading.local()  # the work of the micro-batch this thread is writing
+
+
+def before_commit() -> None:
+    """Run the sources' work of the micro-batch being written on this thread, now (no-op
+    outside one, or once done). A sink whose write ends with a commit calls it just before:
+    its target then stays unchanged when the work fails, and the replayed batch is written
+    once. For any other sink the work runs after its write."""
+    pending = getattr(_batch, "pending", None)
+    _batch.pending = None
+    if pending is not None:
+        pending()
 
 
 def after_each_batch(work: AfterBatch) -> None:
@@ -169,9 +183,14 @@ def start_query(
     handed_over = threading.Event()
 
     def run_batch(batch: DataFrame, batch_id: int) -> None:
-        write_batch(batch, batch_id)
-        if not works:
-            return
+        _batch.pending = (lambda: run_works(batch_id)) if works else None
+        try:
+            write_batch(batch, batch_id)
+            before_commit()  # if the sink did not
+        finally:
+            _batch.pending = None
+
+    def run_works(batch_id: int) -> None:
         if not handed_over.wait(_QUERY_WAIT_S):
             raise RuntimeError(f"{owner}: the streaming query was not handed over in time")
         for work in works:

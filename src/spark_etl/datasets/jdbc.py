@@ -28,6 +28,7 @@ from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, jvm_time_zone
 from spark_etl.contracts import Contract
 from spark_etl.datasets import _bulk
 from spark_etl.datasets._dialects import TableName, dialect_for
+from spark_etl.datasets._streaming import before_commit
 from spark_etl.datasets.base import EtlDataset, check_identifier
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
@@ -199,19 +200,27 @@ class JDBCDataset(EtlDataset):
         staging = target.with_name(_staging_name(target.name))
         with self._translated_errors("write"):
             self._prepare(target, staging, data)
-            try:
-                try:
-                    if self._bulk_load:
-                        self._bulk_load_staging(data, staging)
-                    else:
-                        self._load_staging(data, staging, connections)
-                except Exception as exc:
-                    if self._write_mode == "upsert" and _is_duplicate_key(exc):
-                        raise self._repeated_keys(data, _duplicate_entry(exc)) from exc
-                    raise
+        try:
+            with self._translated_errors("write"):
+                self._stage(data, staging, connections)
+            # a stream's sources finish the micro-batch (their errors are their own): a failure
+            # leaves the target untouched
+            before_commit()
+            with self._translated_errors("write"):
                 self._commit_from_staging(target, staging, columns)
-            finally:
-                self._execute_quietly(self._dialect.drop_table(staging))
+        finally:
+            self._execute_quietly(self._dialect.drop_table(staging))
+
+    def _stage(self, data: DataFrame, staging: TableName, connections: int | None) -> None:
+        try:
+            if self._bulk_load:
+                self._bulk_load_staging(data, staging)
+            else:
+                self._load_staging(data, staging, connections)
+        except Exception as exc:
+            if self._write_mode == "upsert" and _is_duplicate_key(exc):
+                raise self._repeated_keys(data, _duplicate_entry(exc)) from exc
+            raise
 
     def _commits_atomically(self) -> bool:
         """The target changes in one transaction, from the staging table, after the load."""
