@@ -575,8 +575,37 @@ def run(
                 )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    (out / "README.md").write_text(table(results))
+    (out / "README.md").write_text(table(recorded(out)))
     return results
+
+
+#: The order of the table's rows (the order the benchmarks run in).
+_ORDER = (
+    "batch_simple",
+    "batch_simple_checks",
+    "batch_simple_s3",
+    "batch_simple_s3_checks",
+    "batch_complex",
+    "upsert_pg",
+    "upsert_mysql",
+    "streaming",
+)
+
+
+def recorded(out: Path) -> list[dict[str, Any]]:
+    """Every benchmark's latest result in ``out`` (``<name>.json``), in the table's order: a run
+    of some benchmarks (``--only``) keeps the others' rows."""
+    records = [(f.stem, json.loads(f.read_text())) for f in out.glob("*.json")]
+    latest = [r for stem, r in records if stem == r["name"]]  # not a renamed variant's file
+
+    def position(record: dict[str, Any]) -> tuple[int, float, str]:
+        name = record["name"]
+        family = next((i for i, n in enumerate(_ORDER) if name == n), None)
+        if family is None and name.startswith("streaming_"):
+            return len(_ORDER) - 1, record["extra"]["streaming"]["extra"]["rate"], name
+        return (len(_ORDER) if family is None else family), 0, name
+
+    return sorted(latest, key=position)
 
 
 def _record(result: Result, probe: dict[str, float], scale: float) -> dict[str, Any]:
@@ -604,9 +633,11 @@ def table(results: list[dict[str, Any]]) -> str:
         return "No benchmark ran.\n"
     first = results[0]
     m = first["machine"]
+    dates = sorted({r["date"] for r in results})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     lines = [
         (
-            f"Run {first['date']} at scale {first['scale']} on {m['cores']} cores, "
+            f"Run {when} at scale {first['scale']} on {m['cores']} cores, "
             f"{m['memory_gib']} GiB ({m['platform']})."
         ),
         "",

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bench.run import run, table
+from bench.run import recorded, run, table
 from bench.streaming import StreamPlan
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,3 +54,29 @@ def test_every_benchmark_runs_and_reports(
         assert run_["not_visible"] == 0 and run_["records"] >= 4_000
         assert 0 < run_["latency_s"]["p50"] <= run_["latency_s"]["p99"]
     assert "| streaming_2k | 2,000 |" in table(results)
+
+
+def test_a_partial_run_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None:
+    results = Path(__file__).resolve().parents[2] / "bench" / "results"
+    for source in results.glob("*.json"):
+        (tmp_path / source.name).write_text(source.read_text())
+    rerun = json.loads((tmp_path / "upsert_pg.json").read_text())
+    rerun.update(date="2026-12-01", framework_rps=123_456.0)
+    (tmp_path / "upsert_pg.json").write_text(json.dumps(rerun))
+
+    rows = recorded(tmp_path)
+    names = [r["name"] for r in rows]
+    # every benchmark once, in the order they run; the renamed variant's file is not a row
+    assert names[:7] == [
+        "batch_simple",
+        "batch_simple_checks",
+        "batch_simple_s3",
+        "batch_simple_s3_checks",
+        "batch_complex",
+        "upsert_pg",
+        "upsert_mysql",
+    ]
+    assert names[7:] == ["streaming_50k", "streaming_100k"]
+    text = table(rows)
+    assert "| upsert_pg | 1,000,000 | 123,456 |" in text
+    assert text.startswith("Run 2026-11-30 to 2026-12-01 at scale 1.0")
