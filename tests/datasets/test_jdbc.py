@@ -21,6 +21,7 @@ from spark_etl.datasets.exceptions import (
     UnsafeIdentifierError,
     WriteRejectedError,
 )
+from spark_etl.datasets.jdbc import _HeldConnection, _query
 
 pytestmark = pytest.mark.integration
 
@@ -367,3 +368,86 @@ def test_streaming_micro_batch_uses_one_connection_per_task_slot(
     assert tasks[-1] == spark.sparkContext.defaultParallelism == 2  # not 8: capped per slot
     assert sink.load().count() == 20
     assert sum(row.qty for row in sink.load().collect()) == sum(range(200))
+
+
+def test_a_stream_checks_its_target_once_per_query_over_one_connection_per_batch(
+    spark: SparkSession,
+    services: dict[str, str],
+    pg_credentials: dict[str, str],
+    pg: Any,
+    tmp_path: Any,
+    unique_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each micro-batch's statements (staging DDL, merge, drop) share one driver connection; the
+    target's existence and key are looked up in a query's first batch only. A new query (a
+    restart) looks again: a table dropped meanwhile is created anew."""
+    source = tmp_path / "in"
+    source.mkdir()
+
+    def add_file(n: int) -> None:
+        rows = "\n".join(f'{{"id": "f{n}-{i}", "qty": {i}}}' for i in range(5))
+        (source / f"part-{n}.json").write_text(rows + "\n")
+
+    sink = JDBCDataset(
+        url=services["SPARK_ETL_PG_URL"],
+        table=unique_name,
+        credentials=pg_credentials,
+        write_mode="upsert",
+        key_columns=["id"],
+        streaming={"checkpoint_location": str(tmp_path / "ckpt"), "trigger": "available-now"},
+    )
+    calls = {"open": 0, "index lookups": 0}
+    for name, key in (("_open_connection", "open"), ("_unique_column_sets", "index lookups")):
+        method = getattr(sink, name)
+
+        def counted(*args: Any, _method: Any = method, _key: str = key) -> Any:
+            calls[_key] += 1
+            return _method(*args)
+
+        monkeypatch.setattr(sink, name, counted)
+
+    def run_query() -> None:  # the same dataset object, as the catalog keeps it across retries
+        calls.update({"open": 0, "index lookups": 0})
+        stream = (
+            spark.readStream.schema("id string, qty long")
+            .option("maxFilesPerTrigger", 1)
+            .json(str(source))
+        )
+        sink.save(stream)
+        assert sink.query is not None
+        sink.query.awaitTermination(180)
+        assert sink.query.exception() is None
+        assert calls == {"open": batches(sink), "index lookups": 1}
+
+    def batches(sink: JDBCDataset) -> int:
+        return len([p for p in sink.query.recentProgress if p.numInputRows]) if sink.query else 0
+
+    for n in range(3):
+        add_file(n)
+    run_query()
+    assert batches(sink) == 3
+    assert pg.execute(f"SELECT count(*) FROM {unique_name}").fetchone() == (15,)
+
+    pg.execute(f"DROP TABLE {unique_name}")
+    add_file(3)
+    run_query()  # the same checkpoint: only the new file
+    assert batches(sink) == 1
+    assert pg.execute(f"SELECT count(*) FROM {unique_name}").fetchone() == (5,)
+
+
+def test_the_commit_opens_a_new_connection_when_the_server_closed_the_first(
+    pg: Any, services: dict[str, str], pg_credentials: dict[str, str], spark: SparkSession
+) -> None:
+    """The driver's connection idles while Spark loads the staging table (minutes for a large
+    batch); one the server closed meanwhile is replaced, not used to commit."""
+    sink = JDBCDataset(url=services["SPARK_ETL_PG_URL"], table="t", credentials=pg_credentials)
+    held = _HeldConnection(sink._open_connection)
+    first = held.get()
+    assert held.get() is first  # valid: kept
+    backend = _query(first, "SELECT pg_backend_pid()")[0][0]
+    pg.execute(f"SELECT pg_terminate_backend({backend})")
+    second = held.get()
+    assert second is not first
+    assert _query(second, "SELECT 1") == [("1",)]
+    held.close()

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import Database
 from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from tests.support.databases import Database
 
 from spark_etl.contracts import deadletter, default_registry, validate
 from spark_etl.contracts.guards import explanation

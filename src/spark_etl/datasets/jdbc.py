@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -161,6 +161,7 @@ class JDBCDataset(EtlDataset):
             )
         self._bulk_load = bulk_load
         self._bulk_load_path = bulk_load_path
+        self._target_checked = False  # within a stream: the target exists with its key
 
     # ------------------------------------------------------------------ read
     def _read(self) -> DataFrame:
@@ -181,15 +182,25 @@ class JDBCDataset(EtlDataset):
         return _json_to_nested(data, self._contract())
 
     # ------------------------------------------------------------------ write
+    def save(self, data: DataFrame) -> None:
+        """Write ``data`` (see :meth:`EtlDataset.save`); a new streaming query checks the
+        target again in its first micro-batch."""
+        self._target_checked = False
+        super().save(data)
+
     def _save_micro_batch(self, batch: DataFrame, batch_id: int) -> None:
         slots = self._spark().sparkContext.defaultParallelism
-        self._save_batch(batch, connections=slots)
+        self._save_batch(batch, connections=slots, micro_batch=True)
 
-    def _save_batch(self, data: DataFrame, connections: int | None = None) -> None:
+    def _save_batch(
+        self, data: DataFrame, connections: int | None = None, micro_batch: bool = False
+    ) -> None:
         """Fill a staging table, then commit it into the target in one transaction.
 
         ``connections`` caps the staging write's connections when ``numPartitions`` is unset
-        (Spark's JDBC writer coalesces to it).
+        (Spark's JDBC writer coalesces to it). The driver's statements (checks, staging DDL,
+        the commit, the drop) share one connection; the micro-batches of a stream check the
+        target once (again after a failed batch).
         """
         target = self._require_table()
         columns = [check_identifier(c, "column") for c in data.columns]
@@ -198,18 +209,26 @@ class JDBCDataset(EtlDataset):
         if self._write_mode == "upsert" and self._dedup_order_by:
             data = self._keep_latest(data, columns)
         staging = target.with_name(_staging_name(target.name))
-        with self._translated_errors("write"):
-            self._prepare(target, staging, data)
+        held = _HeldConnection(self._open_connection)
         try:
             with self._translated_errors("write"):
-                self._stage(data, staging, connections)
-            # a stream's sources finish the micro-batch (their errors are their own): a failure
-            # leaves the target untouched
-            before_commit()
-            with self._translated_errors("write"):
-                self._commit_from_staging(target, staging, columns)
+                self._prepare(held.get(), target, staging, data)
+            self._target_checked = micro_batch
+            try:
+                with self._translated_errors("write"):
+                    self._stage(data, staging, connections)
+                # a stream's sources finish the micro-batch (their errors are their own): a
+                # failure leaves the target untouched
+                before_commit()
+                with self._translated_errors("write"):
+                    self._commit_from_staging(held.get(), target, staging, columns)
+            finally:
+                self._drop_quietly(held, staging)
+        except Exception:
+            self._target_checked = False
+            raise
         finally:
-            self._execute_quietly(self._dialect.drop_table(staging))
+            held.close()
 
     def _stage(self, data: DataFrame, staging: TableName, connections: int | None) -> None:
         try:
@@ -226,28 +245,28 @@ class JDBCDataset(EtlDataset):
         """The target changes in one transaction, from the staging table, after the load."""
         return True
 
-    def _prepare(self, target: TableName, staging: TableName, data: DataFrame) -> None:
-        with self._connection() as conn:
+    def _prepare(self, conn: Any, target: TableName, staging: TableName, data: DataFrame) -> None:
+        if not self._target_checked:
             if not self._table_exists(conn, target):
                 if not self._create_table:
                     raise DatasetConfigError(
-                        f"Table '{self._table_label()}' does not exist and create_table is false: "
-                        "create it, or set create_table: true."
+                        f"Table '{self._table_label()}' does not exist and create_table is "
+                        "false: create it, or set create_table: true."
                     )
                 logger.info("Creating table %s from the DataFrame's schema", self._table_label())
                 _execute(conn, self._dialect.create_table(target, data.schema, self._key_columns))
             if self._write_mode == "upsert":
                 self._check_unique_key(conn, target)
-            replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
-            ddl = (
-                self._dialect.create_table(staging, data.schema, self._key_columns)
-                if replace
-                else self._dialect.create_staging(staging, target)
-            )
-            _execute(conn, ddl)
-            if self._write_mode == "upsert":
-                for sql in self._dialect.key_staging(staging, self._key_columns):
-                    _execute(conn, sql)
+        replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
+        ddl = (
+            self._dialect.create_table(staging, data.schema, self._key_columns)
+            if replace
+            else self._dialect.create_staging(staging, target)
+        )
+        _execute(conn, ddl)
+        if self._write_mode == "upsert":
+            for sql in self._dialect.key_staging(staging, self._key_columns):
+                _execute(conn, sql)
 
     def _load_staging(
         self, data: DataFrame, staging: TableName, connections: int | None = None
@@ -299,21 +318,22 @@ class JDBCDataset(EtlDataset):
         return int(self._spark().sparkContext.defaultParallelism)
 
     def _commit_from_staging(
-        self, target: TableName, staging: TableName, columns: list[str]
+        self, conn: Any, target: TableName, staging: TableName, columns: list[str]
     ) -> None:
-        with self._connection() as conn:
-            statements = self._statements(target, staging, columns)
-            conn.setAutoCommit(False)
-            try:
-                counts = [_execute(conn, sql) for sql in statements]
-                conn.commit()
-            except Exception as exc:
-                conn.rollback()
-                if not is_jvm_error(exc):
-                    raise
-                if self._write_mode == "upsert" and sql_state(exc) == _CARDINALITY_VIOLATION:
-                    self._reject_duplicate_keys(conn, staging, java_error_chain(exc)[0])
-                raise self._rejected(exc) from exc
+        statements = self._statements(target, staging, columns)
+        conn.setAutoCommit(False)
+        try:
+            counts = [_execute(conn, sql) for sql in statements]
+            conn.commit()
+        except Exception as exc:
+            conn.rollback()
+            if not is_jvm_error(exc):
+                raise
+            if self._write_mode == "upsert" and sql_state(exc) == _CARDINALITY_VIOLATION:
+                self._reject_duplicate_keys(conn, staging, java_error_chain(exc)[0])
+            raise self._rejected(exc) from exc
+        finally:
+            _autocommit_again(conn)
         logger.info(
             "Wrote to %s (mode %s): %s rows affected",
             self._table_label(),
@@ -461,6 +481,13 @@ class JDBCDataset(EtlDataset):
     def _connection(self, extra: dict[str, str] | None = None) -> Iterator[Any]:
         """A JDBC connection opened on the driver's JVM with the same driver Spark uses, with
         ``extra`` connection properties."""
+        conn = self._open_connection(extra)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _open_connection(self, extra: dict[str, str] | None = None) -> Any:
         jvm = jvm_of(self._spark())
         jvm.org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry.register(
             self._dialect.driver
@@ -469,11 +496,7 @@ class JDBCDataset(EtlDataset):
         settings = {**self._dialect.connection_defaults, **self._credentials, **(extra or {})}
         for key, value in settings.items():
             props.setProperty(key, value)
-        conn = jvm.java.sql.DriverManager.getConnection(self._url, props)
-        try:
-            yield conn
-        finally:
-            conn.close()
+        return jvm.java.sql.DriverManager.getConnection(self._url, props)
 
     def _check_connection(self) -> None:
         """Connect once on the driver, so a down server, a bad password or a missing table is
@@ -486,10 +509,9 @@ class JDBCDataset(EtlDataset):
                     "that creates it first."
                 )
 
-    def _execute_quietly(self, sql: str) -> None:
+    def _drop_quietly(self, held: _HeldConnection, staging: TableName) -> None:
         try:
-            with self._connection() as conn:
-                _execute(conn, sql)
+            _execute(held.get(), self._dialect.drop_table(staging))
         except Exception as exc:
             if not is_jvm_error(exc):
                 raise
@@ -539,6 +561,44 @@ class JDBCDataset(EtlDataset):
         if state.startswith(_REJECTED_STATES):
             return self._rejected(exc)
         return None
+
+
+class _HeldConnection:
+    """The driver's connection for one write's statements, opened when first needed and
+    opened anew if the server closed it while Spark loaded the staging table."""
+
+    _VALID_TIMEOUT_S = 5
+
+    def __init__(self, open_connection: Callable[[], Any]) -> None:
+        self._open = open_connection
+        self._conn: Any = None
+
+    def get(self) -> Any:
+        if self._conn is not None and not self._conn.isValid(self._VALID_TIMEOUT_S):
+            self.close()
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.close()
+        except Exception as exc:  # a broken connection cannot fail the write after its commit
+            logger.debug("Closing a JDBC connection failed: %s", exc)
+        self._conn = None
+
+
+def _autocommit_again(conn: Any) -> None:
+    """Back to autocommit for the statements after a commit; a connection that broke meanwhile
+    is opened anew by :class:`_HeldConnection` (its error is not the write's)."""
+    try:
+        conn.setAutoCommit(True)
+    except Exception as exc:
+        if not is_jvm_error(exc):
+            raise
+        logger.debug("Could not restore autocommit: %s", java_error_chain(exc)[0])
 
 
 def _duplicate_entry(exc: Exception) -> str:
