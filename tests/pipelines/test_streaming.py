@@ -114,6 +114,37 @@ def test_bounded_run_of_60k_events_gives_exact_window_counts(
     ]
 
 
+def test_undecodable_values_are_routed_by_the_jdbc_sinks_micro_batch(
+    stream_env: Path, spark: SparkSession, services: dict[str, str], pg: Any
+) -> None:
+    """No side query: the sink's micro-batch routes the undecodable value to the run's
+    dead-letter dataset (S3), and the windows count only the decodable events."""
+    s3 = s3_client(services)
+    clear_prefix(s3, "spark-etl-lake", "dead_letters/")
+    events = sorted_events(1_000, seed=35)
+    produce(spark, services, events[:500])
+    (
+        spark.createDataFrame([(b"not avro at all",)], "value binary")
+        .write.format("kafka")
+        .option("kafka.bootstrap.servers", services["SPARK_ETL_KAFKA_BOOTSTRAP"])
+        .option("topic", "user-events")
+        .save()
+    )
+    produce(spark, services, events[500:])
+    log = io.StringIO()
+
+    run_pipeline("streaming_kafka_pg", log)
+
+    assert pg_windows(pg) == expected_windows(events)
+    letters = spark.read.format("avro").load("s3a://spark-etl-lake/dead_letters/").collect()
+    assert [bytes(r.payload) for r in letters] == [b"not avro at all"]
+    assert letters[0].stage == "extract" and letters[0].pipeline == "streaming_kafka_pg"
+    started = [e for e in json_events(log.getvalue()) if e["event"] == "streaming_start"]
+    assert len(started) == 1  # the pipeline's own query only
+    (end,) = [e for e in json_events(log.getvalue()) if e["event"] == "run_end"]
+    assert end["status"] == "partial" and end["dead_letters"] == {"dead_letters": 1}
+
+
 def test_late_data_beyond_the_watermark_is_dropped_and_counted(
     stream_env: Path, spark: SparkSession, services: dict[str, str], pg: Any
 ) -> None:
