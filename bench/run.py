@@ -104,16 +104,17 @@ class Probe:
 
 
 def upsert_sink(
-    url: str, table: str, credentials: dict[str, str], key: str, *, bulk_load: bool = False
+    url: str, table: str, credentials: dict[str, str], key: str, **options: Any
 ) -> JDBCDataset:
-    """The framework's sink of the upsert benchmarks."""
+    """The framework's sink of the upsert benchmarks (``options``: ``bulk_load``,
+    ``upsert_statement``)."""
     return JDBCDataset(
         url=url,
         table=table,
         credentials=credentials,
         write_mode="upsert",
         key_columns=[key],
-        bulk_load=bulk_load,
+        **options,
     )
 
 
@@ -331,30 +332,40 @@ def _csv(frame: DataFrame) -> bytes:
     return out.getvalue().encode()
 
 
+#: What the upsert rows of the table measure, and the ratios of their other variants.
+_UPSERT_HEADLINE = "with `bulk_load: true`, and `upsert_statement: merge` on PostgreSQL"
+_UPSERT_NOTES = [
+    ("on_conflict_ratio", "with `bulk_load: true` and the default `INSERT ... ON CONFLICT`"),
+    ("inserts_ratio", "with batched inserts and the default statement (the defaults)"),
+]
+
+#: The framework's upserts: (name, sink options); the first one's is the headline ratio.
+UpsertVariants = list[tuple[str, dict[str, Any]]]
+_UPSERT_PG: UpsertVariants = [
+    ("bulk", {"bulk_load": True, "upsert_statement": "merge"}),
+    ("on_conflict", {"bulk_load": True}),
+    ("inserts", {}),
+]
+_UPSERT_MYSQL: UpsertVariants = [("bulk", {"bulk_load": True}), ("inserts", {})]
+
+
 def _upsert_result(
     name: str, rows: int, spark: SparkSession, runs: dict[str, tuple[Callable[[], Any], ...]]
 ) -> Result:
-    """Rounds of the three upserts (bulk load, batched inserts, the database's own limit), each
-    on a freshly reset table; the ratio is the bulk load's, the batched inserts' is in extra."""
-    names = ["bulk", "inserts", "baseline"]
+    """Rounds of the upserts (the framework's variants, then the database's own limit), each on
+    a freshly reset table; the ratio is the first variant's, the others' are in extra
+    (``<variant>_s``, ``<variant>_ratio``)."""
+    names = list(runs)
     walls, cpus = median_rounds(
         spark, [runs[n][1] for n in names], UPSERT_ROUNDS, [runs[n][0] for n in names]
     )
-    bulk, inserts, baseline = walls
-    return Result(
-        name,
-        rows,
-        bulk,
-        baseline,
-        "",
-        notes="spark-etl with bulk_load: true; extra.inserts_ratio: with batched inserts (default)",
-        extra={
-            "rounds": UPSERT_ROUNDS,
-            "inserts_s": round(inserts, 3),
-            "inserts_ratio": round(baseline / inserts, 3),
-            "cpu_s": dict(zip(names, [round(c, 2) for c in cpus], strict=True)),
-        },
-    )
+    baseline = walls[-1]
+    extra: dict[str, Any] = {"rounds": UPSERT_ROUNDS}
+    for variant, wall in zip(names[1:-1], walls[1:-1], strict=True):
+        extra[f"{variant}_s"] = round(wall, 3)
+        extra[f"{variant}_ratio"] = round(baseline / wall, 3)
+    extra["cpu_s"] = dict(zip(names, [round(c, 2) for c in cpus], strict=True))
+    return Result(name, rows, walls[0], baseline, "", extra=extra)
 
 
 def _upsert_runs(
@@ -363,17 +374,26 @@ def _upsert_runs(
     batch: DataFrame,
     reset: Callable[[str], Callable[[], None]],
     baseline: Callable[[], None],
+    *,
+    variants: UpsertVariants,
 ) -> dict[str, tuple[Callable[[], Any], ...]]:
-    """The three upserts of one database, each with the reset of its own table."""
+    """The upserts of one database (``variants``, then the baseline), each with the reset of
+    its own table (``bench_upsert_<name>``)."""
 
-    def save(table: str, bulk_load: bool) -> Callable[[], None]:
-        return lambda: upsert_sink(url, table, credentials, "id", bulk_load=bulk_load).save(batch)
+    def save(table: str, options: dict[str, Any]) -> Callable[[], None]:
+        return lambda: upsert_sink(url, table, credentials, "id", **options).save(batch)
 
-    return {
-        "bulk": (reset("bench_upsert"), save("bench_upsert", True)),
-        "inserts": (reset("bench_upsert_ins"), save("bench_upsert_ins", False)),
-        "baseline": (reset("bench_upsert_base"), baseline),
+    runs: dict[str, tuple[Callable[[], Any], ...]] = {
+        name: (reset(f"bench_upsert_{name}"), save(f"bench_upsert_{name}", options))
+        for name, options in variants
     }
+    runs["baseline"] = (reset("bench_upsert_baseline"), baseline)
+    return runs
+
+
+def _rows_after(run: Callable[[str], list[tuple[Any, ...]]], names: list[str]) -> list[int]:
+    """The rows left in each upsert's table (500 old + 500 updated + 500 new per 1,000)."""
+    return [int(run(f"SELECT count(*) FROM bench_upsert_{name}")[0][0]) for name in names]
 
 
 def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Result:
@@ -407,18 +427,20 @@ def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Resu
             with conn.cursor().copy("COPY stage FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(payload)
             conn.execute(
-                "INSERT INTO bench_upsert_base SELECT * FROM stage ON CONFLICT (id) DO "
+                "INSERT INTO bench_upsert_baseline SELECT * FROM stage ON CONFLICT (id) DO "
                 "UPDATE SET qty = EXCLUDED.qty, price = EXCLUDED.price"
             )
 
     conn.autocommit = True
-    result = _upsert_result("upsert_pg", rows, spark, _upsert_runs(url, pg, batch, reset, baseline))
+    runs = _upsert_runs(url, pg, batch, reset, baseline, variants=_UPSERT_PG)
+    result = _upsert_result("upsert_pg", rows, spark, runs)
     result.baseline = "one connection: COPY into a staging table, then INSERT ... ON CONFLICT"
-    counts = [
-        conn.execute(f"SELECT count(*) FROM {t}").fetchone()
-        for t in ("bench_upsert", "bench_upsert_ins", "bench_upsert_base")
-    ]
-    result.extra["rows_after"] = [c[0] if c else None for c in counts]
+    result.notes = (
+        "spark-etl with bulk_load: true and upsert_statement: merge; extra.on_conflict_ratio: "
+        "bulk_load with INSERT ... ON CONFLICT (the default statement); extra.inserts_ratio: "
+        "batched inserts and ON CONFLICT (the defaults)"
+    )
+    result.extra["rows_after"] = _rows_after(lambda sql: conn.execute(sql).fetchall(), list(runs))
     conn.close()
     batch.unpersist()
     return result
@@ -461,15 +483,22 @@ def bench_upsert_mysql(spark: SparkSession, rows: int, env: dict[str, str], tmp:
                 f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE stage FIELDS TERMINATED BY ','"
             )
             cur.execute(
-                "INSERT INTO bench_upsert_base SELECT * FROM stage ON DUPLICATE KEY "
+                "INSERT INTO bench_upsert_baseline SELECT * FROM stage ON DUPLICATE KEY "
                 "UPDATE qty = VALUES(qty), price = VALUES(price)"
             )
             cur.execute("DROP TEMPORARY TABLE stage")
 
-    result = _upsert_result(
-        "upsert_mysql", rows, spark, _upsert_runs(url, creds, batch, reset, baseline)
-    )
+    runs = _upsert_runs(url, creds, batch, reset, baseline, variants=_UPSERT_MYSQL)
+    result = _upsert_result("upsert_mysql", rows, spark, runs)
     result.baseline = "one connection: LOAD DATA LOCAL INFILE, then INSERT ... ON DUPLICATE KEY"
+    result.notes = "spark-etl with bulk_load: true; extra.inserts_ratio: batched inserts (default)"
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+
+    result.extra["rows_after"] = _rows_after(run, list(runs))
     conn.close()
     batch.unpersist()
     return result
@@ -682,14 +711,14 @@ def table(results: list[dict[str, Any]]) -> str:
     )
     if cpu:
         lines.extend(["", f"CPU-time ratios of the same runs ({_CPU_NOTE}): {cpu}."])
-    upserts = ", ".join(
-        f"{r['name']} {r['extra']['inserts_ratio']:.2f}"
-        for r in results
-        if "inserts_ratio" in r["extra"]
-    )
-    if upserts:
-        note = "Upserts: spark-etl with `bulk_load: true`; with batched inserts (the default)"
-        lines.extend(["", f"{note} the ratios were {upserts}."])
+    if any(r["name"].startswith("upsert_") for r in results):
+        lines.extend(["", f"Upsert rows: spark-etl {_UPSERT_HEADLINE}."])
+    for key, how in _UPSERT_NOTES:
+        ratios = ", ".join(
+            f"{r['name']} {r['extra'][key]:.2f}" for r in results if key in r["extra"]
+        )
+        if ratios:
+            lines.extend(["", f"Upsert ratios {how}: {ratios}."])
     overhead = [r for r in results if "check_overhead_pct" in r["extra"]]
     for r in overhead:
         lines.append("")

@@ -42,9 +42,14 @@ def test_every_benchmark_runs_and_reports(
     assert (tmp_path / "README.md").read_text() == table(results)
     assert "| upsert_pg | 1,000 |" in table(results)
     upsert = json.loads((tmp_path / "upsert_pg.json").read_text())["extra"]
-    # bulk load, batched inserts and the baseline each left 500 old + 500 updated + 500 new rows
-    assert upsert["rows_after"] == [1_500, 1_500, 1_500] and upsert["inserts_ratio"] > 0
-    assert "with batched inserts (the default) the ratios were upsert_pg" in table(results)
+    # every upsert (MERGE, ON CONFLICT, batched inserts, the baseline) left 500 old + 500
+    # updated + 500 new rows
+    assert upsert["rows_after"] == [1_500] * 4
+    assert upsert["on_conflict_ratio"] > 0 and upsert["inserts_ratio"] > 0
+    upsert = json.loads((tmp_path / "upsert_mysql.json").read_text())["extra"]
+    assert upsert["rows_after"] == [1_500] * 3 and upsert["inserts_ratio"] > 0
+    assert "the default `INSERT ... ON CONFLICT`: upsert_pg " in table(results)
+    assert "(the defaults): upsert_pg " in table(results)
     simple = json.loads((tmp_path / "batch_simple.json").read_text())["extra"]
     assert simple["cpu_s"] > 0 and simple["cpu_ratio"] > 0
     assert "CPU-time ratios of the same runs" in table(results)

@@ -40,9 +40,15 @@ from spark_etl.datasets.exceptions import (
 logger = logging.getLogger(__name__)
 
 OVERWRITE_STRATEGIES = ("truncate", "replace")
+UPSERT_STATEMENTS = ("on_conflict", "merge")
+_MERGE_SINCE = 15  # PostgreSQL's first version with MERGE
 _MAX_REPORTED_DUPLICATES = 10
 _DUPLICATE_ENTRY = re.compile(r"Duplicate entry '.*?' for key '[^']*'")
 _CARDINALITY_VIOLATION = "21000"  # PostgreSQL: ON CONFLICT DO UPDATE met a key twice
+# MERGE refused what ON CONFLICT settles or names: a key twice in the batch (21000 if it is in
+# the target, 23505 if new), a key another transaction inserted meanwhile (23505), a row
+# another one changed or deleted meanwhile (40001).
+_MERGE_RETRIED_STATES = ("21000", "23505", "40001")
 # SQLState classes of a write the database refused for its data: 21 cardinality, 22 data
 # exception (a value too long, out of range, malformed), 23 integrity constraint.
 _REJECTED_STATES = ("21", "22", "23")
@@ -71,7 +77,10 @@ class JDBCDataset(EtlDataset):
 
     ``bulk_load: true`` fills the staging table through ``COPY`` / ``LOAD DATA LOCAL INFILE``
     from text files Spark writes (under ``bulk_load_path`` on a cluster) instead of batched
-    inserts: faster for large batches.
+    inserts: faster for large batches. ``upsert_statement: merge`` (PostgreSQL 15 and later)
+    commits an upsert with ``MERGE``, which joins the batch with the target instead of probing
+    its key once per row: faster when a batch is a large part of the table; a commit that
+    ``MERGE`` refuses for a concurrent change is done again with ``ON CONFLICT``.
 
     Upsert needs ``key_columns`` that form the target's primary key or a unique index. A batch that
     holds one key twice is rejected, naming the keys, unless ``dedup_order_by`` names a column: then
@@ -97,6 +106,7 @@ class JDBCDataset(EtlDataset):
         create_table: bool = True,
         bulk_load: bool = False,
         bulk_load_path: str | None = None,
+        upsert_statement: str = "on_conflict",
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -122,6 +132,8 @@ class JDBCDataset(EtlDataset):
                 inserts from every task.
             bulk_load_path: the folder for those files (``s3a://``, ``hdfs://``, a shared
                 ``file://`` mount); needed unless the master is local.
+            upsert_statement: how PostgreSQL commits an upsert: ``on_conflict`` (default,
+                ``INSERT ... ON CONFLICT``) or ``merge`` (``MERGE``, PostgreSQL 15+).
             load_args: options for Spark's JDBC reader.
             save_args: options for Spark's JDBC writer.
             metadata: free-form; ``schema`` names the Avro contract of the data.
@@ -161,7 +173,30 @@ class JDBCDataset(EtlDataset):
             )
         self._bulk_load = bulk_load
         self._bulk_load_path = bulk_load_path
+        self._use_merge = self._checked_upsert_statement(upsert_statement)
         self._target_checked = False  # within a stream: the target exists with its key
+
+    def _checked_upsert_statement(self, statement: str) -> bool:
+        """Whether upserts commit with ``MERGE``; refuses a setting that cannot apply."""
+        label = self._table_label() if self._table else self._url
+        if statement not in UPSERT_STATEMENTS:
+            raise DatasetConfigError(
+                f"JDBCDataset '{label}': unknown upsert_statement '{statement}'; use "
+                f"{' or '.join(UPSERT_STATEMENTS)}."
+            )
+        if statement == "on_conflict":
+            return False
+        if self._dialect.name != "postgresql":
+            raise DatasetConfigError(
+                f"JDBCDataset '{label}': upsert_statement: merge is for PostgreSQL; "
+                f"{self._dialect.name} upserts with ON DUPLICATE KEY UPDATE. Remove the setting."
+            )
+        if self._write_mode != "upsert":
+            raise DatasetConfigError(
+                f"JDBCDataset '{label}': upsert_statement: merge is set but write_mode is "
+                f"'{self._write_mode}'; set write_mode: upsert, or remove upsert_statement."
+            )
+        return True
 
     # ------------------------------------------------------------------ read
     def _read(self) -> DataFrame:
@@ -257,6 +292,8 @@ class JDBCDataset(EtlDataset):
                 _execute(conn, self._dialect.create_table(target, data.schema, self._key_columns))
             if self._write_mode == "upsert":
                 self._check_unique_key(conn, target)
+            if self._use_merge:
+                self._check_merge_supported(conn)
         replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
         ddl = (
             self._dialect.create_table(staging, data.schema, self._key_columns)
@@ -320,20 +357,26 @@ class JDBCDataset(EtlDataset):
     def _commit_from_staging(
         self, conn: Any, target: TableName, staging: TableName, columns: list[str]
     ) -> None:
-        statements = self._statements(target, staging, columns)
-        conn.setAutoCommit(False)
         try:
-            counts = [_execute(conn, sql) for sql in statements]
-            conn.commit()
+            counts = _in_transaction(conn, self._statements(target, staging, columns))
         except Exception as exc:
-            conn.rollback()
             if not is_jvm_error(exc):
                 raise
-            if self._write_mode == "upsert" and sql_state(exc) == _CARDINALITY_VIOLATION:
-                self._reject_duplicate_keys(conn, staging, java_error_chain(exc)[0])
-            raise self._rejected(exc) from exc
-        finally:
-            _autocommit_again(conn)
+            if not (self._use_merge and sql_state(exc) in _MERGE_RETRIED_STATES):
+                raise self._commit_refused(conn, staging, exc) from exc
+            logger.info(
+                "MERGE into %s refused (%s); committing with INSERT ... ON CONFLICT instead",
+                self._table_label(),
+                java_error_chain(exc)[0],
+            )
+            try:
+                counts = _in_transaction(
+                    conn, self._statements(target, staging, columns, merge=False)
+                )
+            except Exception as again:
+                if not is_jvm_error(again):
+                    raise
+                raise self._commit_refused(conn, staging, again) from again
         logger.info(
             "Wrote to %s (mode %s): %s rows affected",
             self._table_label(),
@@ -341,10 +384,32 @@ class JDBCDataset(EtlDataset):
             counts[-1] if counts else 0,
         )
 
-    def _statements(self, target: TableName, staging: TableName, columns: list[str]) -> list[str]:
+    def _commit_refused(self, conn: Any, staging: TableName, exc: Exception) -> Exception:
+        """The error to raise for a commit the database refused (rolled back)."""
+        if self._write_mode == "upsert" and sql_state(exc) == _CARDINALITY_VIOLATION:
+            return self._duplicate_keys_found(conn, staging, java_error_chain(exc)[0])
+        return self._rejected(exc)
+
+    def _check_merge_supported(self, conn: Any) -> None:
+        meta = conn.getMetaData()
+        version = int(meta.getDatabaseMajorVersion())
+        if version < _MERGE_SINCE:
+            raise DatasetConfigError(
+                f"upsert_statement: merge of '{self._table_label()}' needs PostgreSQL "
+                f"{_MERGE_SINCE} or later; the server runs {meta.getDatabaseProductVersion()}. "
+                "Remove the setting (INSERT ... ON CONFLICT is the default)."
+            )
+
+    def _statements(
+        self, target: TableName, staging: TableName, columns: list[str], merge: bool | None = None
+    ) -> list[str]:
         dialect = self._dialect
         if self._write_mode == "upsert":
-            return [dialect.merge(target, staging, columns, self._key_columns, self._audit_columns)]
+            keys, audit = self._key_columns, self._audit_columns
+            use_merge = self._use_merge if merge is None else merge
+            if use_merge:
+                return [dialect.merge_statement(target, staging, columns, keys, audit)]
+            return [dialect.merge(target, staging, columns, keys, audit)]
         if self._write_mode == "append":
             return [dialect.insert_select(target, staging, columns)]
         if self._overwrite_strategy == "replace":
@@ -367,12 +432,14 @@ class JDBCDataset(EtlDataset):
             .drop("__spark_etl_rank")
         )
 
-    def _reject_duplicate_keys(self, conn: Any, staging: TableName, database_says: str) -> None:
+    def _duplicate_keys_found(
+        self, conn: Any, staging: TableName, database_says: str
+    ) -> WriteRejectedError:
         """The merge refused a key repeated in the batch: name the keys from the staged rows."""
         rows = _query(
             conn, self._dialect.duplicate_keys(staging, self._key_columns, _MAX_REPORTED_DUPLICATES)
         )
-        raise self._duplicates_error([tuple(row) for row in rows], database_says)
+        return self._duplicates_error([tuple(row) for row in rows], database_says)
 
     def _repeated_keys(self, data: DataFrame, database_says: str) -> WriteRejectedError:
         """The staging table refused a key twice while loading: name the keys from the batch
@@ -588,6 +655,20 @@ class _HeldConnection:
         except Exception as exc:  # a broken connection cannot fail the write after its commit
             logger.debug("Closing a JDBC connection failed: %s", exc)
         self._conn = None
+
+
+def _in_transaction(conn: Any, statements: list[str]) -> list[int]:
+    """Run ``statements`` in one transaction (rolled back if one fails); their update counts."""
+    conn.setAutoCommit(False)
+    try:
+        counts = [_execute(conn, sql) for sql in statements]
+        conn.commit()
+        return counts
+    except Exception:
+        conn.rollback()
+        raise
+    finally:
+        _autocommit_again(conn)
 
 
 def _autocommit_again(conn: Any) -> None:
