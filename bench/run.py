@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+import yaml
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -43,6 +44,7 @@ from spark_etl.transforms import apply
 ROUNDS = 5
 #: Rounds of the upsert runs (each on a freshly reset table); a round of 1M rows takes a minute.
 UPSERT_ROUNDS = 5
+CHECKPOINT_MANAGER = "spark.sql.streaming.checkpointFileManagerClass"
 FULL = {"events": 10_000_000, "users": 100_000, "upsert_rows": 1_000_000, "s3_events": 1_000_000}
 
 
@@ -101,6 +103,12 @@ class Probe:
             "driver_peak_rss_mib": round(peak / 1024, 1),
             "driver_cpu_s": round(self.cpu() - self.cpu0, 1),
         }
+
+
+def project_spark_conf() -> dict[str, Any]:
+    """The project's Spark properties (``conf/base/spark.yml``)."""
+    path = Path(__file__).resolve().parents[1] / "conf" / "base" / "spark.yml"
+    return dict(yaml.safe_load(path.read_text()))
 
 
 def upsert_sink(
@@ -561,6 +569,8 @@ def run(
             "spark.sql.shuffle.partitions": "8",
             "spark.sql.session.timeZone": "UTC",
             "spark.app.name": "spark-etl-bench",
+            # both streaming queries checkpoint as the project's runs do (conf/base/spark.yml)
+            CHECKPOINT_MANAGER: project_spark_conf()[CHECKPOINT_MANAGER],
         }
     )
     size = {k: max(int(v * scale), 1_000) for k, v in FULL.items()}

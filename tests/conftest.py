@@ -5,17 +5,25 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pymysql
 import pytest
+import yaml
 from pyspark.sql import SparkSession
 
 from spark_etl.runtime.env import load_services_env
 from spark_etl.runtime.spark import get_spark
 
+CHECKPOINT_MANAGER = "spark.sql.streaming.checkpointFileManagerClass"
+PROJECT_SPARK_CONF = yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "conf" / "base" / "spark.yml").read_text()
+)
 TEST_SPARK_CONF = {
+    # streams checkpoint as the project's runs do
+    CHECKPOINT_MANAGER: PROJECT_SPARK_CONF[CHECKPOINT_MANAGER],
     "spark.master": "local[2]",
     "spark.app.name": "spark-etl-tests",
     "spark.ui.enabled": "false",

@@ -297,3 +297,26 @@ def wait_for(ready: Any, driver: subprocess.Popen[bytes], seconds: float = 180) 
         assert driver.poll() is None, "the streaming run ended early"
         assert time.monotonic() < deadline, "timed out"
         time.sleep(1)
+
+
+def test_local_checkpoints_are_renamed_in_process(spark: SparkSession, tmp_path: Path) -> None:
+    """conf/base/spark.yml picks the FileSystem-based checkpoint manager (the test session takes
+    it from there, and so does every stream of the suite, the killed driver's included): Spark
+    resolves it for a local checkpoint, and it writes a file atomically. (FileContext's manager
+    forks `readlink` for each rename on the local filesystem.)"""
+    jvm = spark._jvm
+    assert jvm is not None
+    conf = spark._jsparkSession.sessionState().newHadoopConf()
+    path = jvm.org.apache.hadoop.fs.Path(f"file://{tmp_path}/offsets")
+    manager = (
+        jvm.org.apache.spark.sql.execution.streaming.checkpointing.CheckpointFileManager.create(
+            path, conf
+        )
+    )
+    assert manager.getClass().getSimpleName() == "FileSystemBasedCheckpointFileManager"
+    manager.mkdirs(path)
+    target = jvm.org.apache.hadoop.fs.Path(f"file://{tmp_path}/offsets/0")
+    stream = manager.createAtomic(target, False)
+    stream.write(b"v1\n")
+    stream.close()
+    assert (tmp_path / "offsets" / "0").read_bytes() == b"v1\n"
