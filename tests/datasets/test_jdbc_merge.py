@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -169,15 +170,26 @@ def test_a_key_inserted_by_another_transaction_during_the_merge_is_updated_inste
     ON CONFLICT and the batch's values win, once."""
     ds = merging(pgdb, unique_name)
     ds.save(frame(spark, [("a", 1, 1.0, T0)]))
-    other = psycopg.connect(
-        host=services["SPARK_ETL_PG_HOST"],
-        port=services["SPARK_ETL_PG_PORT"],
-        dbname=services["SPARK_ETL_PG_DB"],
-        user=services["SPARK_ETL_PG_USER"],
-        password=services["SPARK_ETL_PG_PASSWORD"],
-    )
-    commit_later = threading.Timer(1.5, other.commit)
+    other, watcher = _connect(services, autocommit=False), _connect(services, autocommit=True)
     original = JDBCDataset._commit_from_staging
+
+    waited: list[bool] = []
+
+    def commit_once_merge_waits() -> None:
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline and not waited:
+                row = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'MERGE INTO%'"
+                ).fetchone()
+                if row and row[0]:
+                    waited.append(True)
+                time.sleep(0.05)
+        finally:
+            other.commit()  # whatever happened: MERGE must not wait forever
+
+    commit_later = threading.Thread(target=commit_once_merge_waits)
 
     def other_writer_first(self: JDBCDataset, *args: Any) -> None:
         # uncommitted when MERGE starts: MERGE does not see it, then waits on its key
@@ -192,31 +204,39 @@ def test_a_key_inserted_by_another_transaction_during_the_merge_is_updated_inste
     finally:
         commit_later.join()
         other.close()
+        watcher.close()
+    assert waited, "MERGE never waited on the other writer's key"
     assert pgdb.rows(unique_name) == [("a", 2, 2.0, T1), ("n", 3, 3.0, T1)]
     retried = [r.getMessage() for r in caplog.records if RETRIED in r.getMessage()]
     assert len(retried) == 1
     assert "duplicate key value violates unique constraint" in retried[0]
 
 
-def test_merge_settings_that_cannot_apply_are_refused() -> None:
-    with pytest.raises(DatasetConfigError, match="unknown upsert_statement 'upsert'"):
-        JDBCDataset(
-            url="jdbc:postgresql://h/db",
-            table="t",
-            write_mode="upsert",
-            key_columns=["id"],
-            upsert_statement="upsert",
-        )
-    with pytest.raises(DatasetConfigError, match="merge is for PostgreSQL; mysql upserts"):
-        JDBCDataset(
-            url="jdbc:mysql://h/db",
-            table="t",
-            write_mode="upsert",
-            key_columns=["id"],
-            upsert_statement="merge",
-        )
-    with pytest.raises(DatasetConfigError, match="write_mode is 'append'; set write_mode"):
-        JDBCDataset(url="jdbc:postgresql://h/db", table="t", upsert_statement="merge")
+def _connect(services: dict[str, str], *, autocommit: bool) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        host=services["SPARK_ETL_PG_HOST"],
+        port=services["SPARK_ETL_PG_PORT"],
+        dbname=services["SPARK_ETL_PG_DB"],
+        user=services["SPARK_ETL_PG_USER"],
+        password=services["SPARK_ETL_PG_PASSWORD"],
+        autocommit=autocommit,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "statement", "write_mode", "message"),
+    [
+        ("jdbc:postgresql://h/db", "upsert", "upsert", "unknown upsert_statement 'upsert'"),
+        ("jdbc:mysql://h/db", "merge", "upsert", "merge is for PostgreSQL; mysql upserts"),
+        ("jdbc:postgresql://h/db", "merge", "append", "write_mode is 'append'; set write_mode"),
+    ],
+)
+def test_merge_settings_that_cannot_apply_are_refused(
+    url: str, statement: str, write_mode: str, message: str
+) -> None:
+    keys = {"key_columns": ["id"]} if write_mode == "upsert" else {}
+    with pytest.raises(DatasetConfigError, match=message):
+        JDBCDataset(url=url, table="t", write_mode=write_mode, upsert_statement=statement, **keys)
 
 
 class _Meta:
@@ -243,6 +263,7 @@ def test_merge_on_a_server_before_postgresql_15_is_refused_naming_its_version() 
         key_columns=["id"],
         upsert_statement="merge",
     )
+    assert "upsert_statement='merge'" in repr(ds)
     with pytest.raises(
         DatasetConfigError, match=r"needs PostgreSQL 15 or later; the server runs 14\.12"
     ):

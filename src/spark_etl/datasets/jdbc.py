@@ -532,6 +532,7 @@ class JDBCDataset(EtlDataset):
             "query": self._query,
             "user": self._credentials.get("user"),
             "bulk_load": self._bulk_load,
+            "upsert_statement": "merge" if self._use_merge else "on_conflict",
             **super()._describe(),
         }
 
