@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv with the pinned Python dependencies
 
-jars: $(STAMP) ## Resolve the Spark connector jars (deps/connectors/pom.xml) into $SPARK_ETL_HOME
+jars: $(STAMP) ## Resolve the Spark connector jars (deps/connectors/pom.xml), build the local-FS helper (jvm/)
 	$(BIN)/python -m spark_etl.runtime.jars resolve
+	$(BIN)/python -m spark_etl.runtime.localfs
 
 services: $(STAMP) ## Start PostgreSQL, MariaDB, Kafka (KRaft) and the S3 server on 127.0.0.1
 	bash scripts/services.sh up

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages the project needs when they are missing (Debian/Ubuntu, as root or sudo).
-#   scripts/bootstrap.sh system   Java 17, Maven, PostgreSQL and MariaDB server binaries
+#   scripts/bootstrap.sh system   Java 17 (with javac), Maven, PostgreSQL and MariaDB server binaries
 set -euo pipefail
 
 need=()
@@ -9,7 +9,8 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 case "${1:-system}" in
   system)
-    have java || need+=(openjdk-17-jre-headless)
+    # javac builds the local-filesystem helper (jvm/, spark_etl.runtime.localfs)
+    { have java && have javac; } || need+=(openjdk-17-jdk-headless)
     have mvn || need+=(maven)
     [ -n "$(pg_bin)" ] || need+=(postgresql)
     { have mariadbd || have mysqld || [ -x /usr/sbin/mariadbd ]; } || need+=(mariadb-server mariadb-client)

@@ -1,8 +1,9 @@
 """The one place a SparkSession is built.
 
-Local runs get the connector jars from the Maven cache (``spark_etl.runtime.jars``); a session
-started by ``spark-submit`` keeps the ``--jars`` / ``--packages`` it was given. Everything else
-comes from ``conf/<env>/spark.yml``.
+Local runs get the connector jars from the Maven cache (``spark_etl.runtime.jars``) and, in local
+mode, the local filesystem that sets permissions in-process (``spark_etl.runtime.localfs``); a
+session started by ``spark-submit`` keeps the ``--jars`` / ``--packages`` it was given. Everything
+else comes from ``conf/<env>/spark.yml``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from spark_etl.runtime import jars
+from spark_etl.runtime import jars, localfs
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
             settings.pop(key)
     if not any(submitted.contains(k) or k in settings for k in _JAR_KEYS):
         settings.update(connector_jars_conf())
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        settings.update(
+            localfs.session_conf(settings, jvm_running=SparkContext._gateway is not None)
+        )
     builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
