@@ -12,6 +12,7 @@ import psycopg
 import pymysql
 import pytest
 import yaml
+from bench.data import pg_connect
 from pyspark.sql import SparkSession
 
 from spark_etl.runtime.env import load_services_env
@@ -59,14 +60,7 @@ def unique_name() -> str:
 @pytest.fixture
 def pg(services: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit psycopg connection to the local PostgreSQL, for setup and read-back."""
-    with psycopg.connect(
-        host=services["SPARK_ETL_PG_HOST"],
-        port=services["SPARK_ETL_PG_PORT"],
-        dbname=services["SPARK_ETL_PG_DB"],
-        user=services["SPARK_ETL_PG_USER"],
-        password=services["SPARK_ETL_PG_PASSWORD"],
-        autocommit=True,
-    ) as conn:
+    with pg_connect(services) as conn:
         yield conn
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.data import pg_connect
 from databases import Database, tables_of
 from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
@@ -170,7 +171,7 @@ def test_a_key_inserted_by_another_transaction_during_the_merge_is_updated_inste
     ON CONFLICT and the batch's values win, once."""
     ds = merging(pgdb, unique_name)
     ds.save(frame(spark, [("a", 1, 1.0, T0)]))
-    other, watcher = _connect(services, autocommit=False), _connect(services, autocommit=True)
+    other, watcher = pg_connect(services, autocommit=False), pg_connect(services)
     original = JDBCDataset._commit_from_staging
 
     waited: list[bool] = []
@@ -210,17 +211,6 @@ def test_a_key_inserted_by_another_transaction_during_the_merge_is_updated_inste
     retried = [r.getMessage() for r in caplog.records if RETRIED in r.getMessage()]
     assert len(retried) == 1
     assert "duplicate key value violates unique constraint" in retried[0]
-
-
-def _connect(services: dict[str, str], *, autocommit: bool) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        host=services["SPARK_ETL_PG_HOST"],
-        port=services["SPARK_ETL_PG_PORT"],
-        dbname=services["SPARK_ETL_PG_DB"],
-        user=services["SPARK_ETL_PG_USER"],
-        password=services["SPARK_ETL_PG_PASSWORD"],
-        autocommit=autocommit,
-    )
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import logging
 import subprocess
 from typing import Any
 
-import psycopg
 import pytest
+from bench.data import pg_connect
 from kedro.validation.exceptions import DataValidationError
 from kedro_run import ROOT, json_events, run_pipeline, s3_client
 from pyspark.sql import SparkSession
@@ -230,13 +230,7 @@ def test_postgres_restarting_during_the_retry_delay_is_survived(
     assert retried["resume_nodes"] == ["summarise_users"]  # user_events is persisted on S3
     assert "postgresql at 127.0.0.1" in retried["error"] and "is not reachable" in retried["error"]
     assert [e["status"] for e in out if e["event"] == "run_end"] == ["success"]
-    with psycopg.connect(
-        host=services["SPARK_ETL_PG_HOST"],
-        port=services["SPARK_ETL_PG_PORT"],
-        dbname=services["SPARK_ETL_PG_DB"],
-        user=services["SPARK_ETL_PG_USER"],
-        password=services["SPARK_ETL_PG_PASSWORD"],
-    ) as conn:
+    with pg_connect(services) as conn:
         rows = conn.execute("SELECT user_id, total_events FROM user_summary").fetchall()
     expected = expected_user_summary(events)
     assert dict(rows) == {u: w.total_events for u, w in expected.items()}

@@ -123,7 +123,7 @@ def test_creating_files_forks_no_process(spark: SparkSession, tmp_path: Path) ->
     assert forked_by_ours < 10
 
 
-def test_streaming_checkpoint_files_are_written_without_forks(
+def test_a_stateful_checkpoint_goes_through_the_session_filesystem(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     """A stateful query's checkpoint: offsets, commits and the state store's files, through the
