@@ -1,68 +1,83 @@
-# spark-etl: every target installs what it needs first, so a fresh clone needs nothing by hand.
+# spark-etl: the framework (src/spark_etl, with its Kedro starter) and the example project made from
+# the starter (example/). Every target installs what it needs first: a fresh clone needs nothing by
+# hand.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3.11
 VENV := .venv
-BIN := $(VENV)/bin
+BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+EXAMPLE := example
 PIPELINE ?= batch_s3_pg
 export SPARK_ETL_HOME ?= $(HOME)/.cache/spark-etl
+# Coverage of the framework, over this repository's tests and the example project's own.
+export COVERAGE_FILE := $(CURDIR)/.coverage
 
 help: ## List the targets and what they do
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@bash scripts/bootstrap.sh system
+$(STAMP): pyproject.toml setup.py $(EXAMPLE)/pyproject.toml
+	@bash src/spark_etl/stack/bootstrap.sh system
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' -e './$(EXAMPLE)[dev]'
 	@touch $@
 
-venv: $(STAMP) ## Create .venv with the pinned Python dependencies
+venv: $(STAMP) ## Create .venv: the framework and the example project (editable), the dev tools
+	@true
 
-jars: $(STAMP) ## Resolve the Spark connector jars (deps/connectors/pom.xml), build the local-FS helper (jvm/)
-	$(BIN)/python -m spark_etl.runtime.jars resolve
-	$(BIN)/python -m spark_etl.runtime.localfs
+jars: $(STAMP) ## Build the JVM helper (jvm/) and resolve the Spark connector jars (once)
+	$(BIN)/python jvm/build_jar.py >/dev/null
+	$(BIN)/spark-etl jars resolve >/dev/null
 
-services: $(STAMP) ## Start PostgreSQL, MariaDB, Kafka (KRaft) and the S3 server on 127.0.0.1
-	bash scripts/services.sh up
+services: $(STAMP) ## Start the example's local stack: PostgreSQL, MariaDB, S3, Kafka on 127.0.0.1
+	cd $(EXAMPLE) && $(BIN)/kedro services up
 
 spark: $(STAMP) ## Start a Spark standalone master and worker on 127.0.0.1 (spark-submit target)
-	bash scripts/services.sh up spark
+	cd $(EXAMPLE) && $(BIN)/kedro services up spark
 
-package: $(STAMP) ## dist/: wheel (--py-files), conf and schemas archives, entry script, --packages list
+services-down: ## Stop the local servers (their data stays under example/.local/)
+	cd $(EXAMPLE) && $(BIN)/kedro services down
+
+demo: jars services ## Run the main job: sample events to S3, then kedro run in example/
+	cd $(EXAMPLE) && $(BIN)/python scripts/demo.py
+
+run: jars services ## kedro run --pipelines $(PIPELINE) in example/
+	cd $(EXAMPLE) && $(BIN)/kedro run --pipelines $(PIPELINE)
+
+wheel: $(STAMP) ## dist/: the framework's wheel (with its JVM helper and starter)
 	rm -rf dist
-	$(BIN)/kedro package
-	tar -czf dist/schemas-spark_etl.tar.gz schemas
-	cp scripts/spark_submit_entry.py dist/spark_etl_entry.py
-	$(BIN)/python -m spark_etl.runtime.jars packages > dist/packages.txt
+	$(BIN)/pip wheel -q --no-deps -w dist .
 	@ls -1 dist
+
+package: jars ## example/dist/: the example's wheel, conf and schemas archives, entry script, --packages
+	cd $(EXAMPLE) && rm -rf dist && $(BIN)/kedro package && tar -czf dist/schemas-spark_etl_example.tar.gz schemas
+	cp $(EXAMPLE)/scripts/spark_submit_entry.py $(EXAMPLE)/dist/spark_etl_example_entry.py
+	$(BIN)/spark-etl jars packages > $(EXAMPLE)/dist/packages.txt
+	@ls -1 $(EXAMPLE)/dist
 
 bench: jars services ## Benchmarks vs hand-written baselines -> bench/results/ (SCALE=1 is full size)
 	$(BIN)/python -m bench --scale $(or $(SCALE),1)
 
-services-down: ## Stop the local servers (their data stays under .local/)
-	bash scripts/services.sh down
-
-lint: $(STAMP) ## ruff, mypy and the import-linter layer contracts
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+lint: $(STAMP) ## ruff, mypy and the import-linter contracts, of the framework and of the example
+	$(BIN)/ruff check src tests bench jvm setup.py
+	$(BIN)/ruff format --check src tests bench jvm setup.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	cd $(EXAMPLE) && $(BIN)/ruff check src tests scripts && $(BIN)/ruff format --check src tests scripts
+	cd $(EXAMPLE) && $(BIN)/lint-imports
 
-demo: jars services ## Run the main job: sample events to S3, then `kedro run --pipeline batch_s3_pg`
-	$(BIN)/python scripts/demo.py
-
-test: jars services ## Lint, then the whole suite against the real servers, with coverage of src/ >= 85%
+test: jars services ## Lint, then every test against the real servers, with coverage of src/ >= 85%
 	$(MAKE) lint
-	$(BIN)/pytest --cov=spark_etl --cov-report=term --cov-report=xml $(PYTEST_ARGS)
-
-run: jars services ## kedro run --pipeline $(PIPELINE)
-	$(BIN)/kedro run --pipeline $(PIPELINE)
+	rm -f .coverage
+	$(BIN)/pytest --cov=spark_etl --cov-report= $(PYTEST_ARGS)
+	cd $(EXAMPLE) && $(BIN)/pytest --cov=spark_etl --cov-config=../pyproject.toml --cov-append --cov-report=
+	$(BIN)/coverage report
+	$(BIN)/coverage xml -q
 
 clean: ## Remove caches and build output (keeps .venv, jars and server data)
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
+	rm -rf build dist $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
 
-.PHONY: help venv jars services spark package bench services-down lint demo test run clean
+.PHONY: help venv jars services spark services-down demo run wheel package bench lint test clean

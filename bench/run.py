@@ -31,12 +31,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench import data
-from bench.streaming import StreamPlan, run_stream
-from spark_etl.contracts import default_registry, guarded
+from bench.streaming import EXAMPLE, StreamPlan, run_stream
+from spark_etl.contracts import default_registry, guarded, use_registry
 from spark_etl.contracts.quality import QualityRules, check_in_job, expect_save
 from spark_etl.datasets import JDBCDataset, S3Dataset
-from spark_etl.runtime.env import load_services_env
 from spark_etl.runtime.spark import get_spark
+from spark_etl.stack import read_local_stack
 from spark_etl.transforms import apply
 
 #: Rounds of the batch-simple runs (baseline, without and with checks, interleaved); each figure is
@@ -106,8 +106,8 @@ class Probe:
 
 
 def project_spark_conf() -> dict[str, Any]:
-    """The project's Spark properties (``conf/base/spark.yml``)."""
-    path = Path(__file__).resolve().parents[1] / "conf" / "base" / "spark.yml"
+    """The example project's Spark properties (``example/conf/base/spark.yml``)."""
+    path = EXAMPLE / "conf" / "base" / "spark.yml"
     return dict(yaml.safe_load(path.read_text()))
 
 
@@ -580,8 +580,8 @@ def run(
 ) -> list[dict[str, Any]]:
     """Run the benchmarks at ``scale`` of the full size and the streaming runs of ``streams``;
     write and return their results."""
-    load_services_env()
-    env = dict(os.environ)
+    env = {**read_local_stack(EXAMPLE), **os.environ}
+    use_registry(EXAMPLE / "schemas")
     spark = get_spark(
         {
             "spark.master": "local[*]",

@@ -15,6 +15,7 @@ visible batch: a consumer that falls behind stretches that time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -44,6 +45,8 @@ PARTITIONS = 2
 PIPELINE_QUERY = "event_counts_pg"
 BASELINE_QUERY = "bench_event_counts_baseline"
 ROOT = Path(__file__).resolve().parents[1]
+#: The example project, whose streaming_kafka_pg pipeline is measured.
+EXAMPLE = ROOT / "example"
 
 
 @dataclass
@@ -198,6 +201,7 @@ class Producer:
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
+            env={**os.environ, "SPARK_ETL_SCHEMAS_DIR": str(EXAMPLE / "schemas")},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -233,13 +237,28 @@ class Producer:
 
 # ---- consumers --------------------------------------------------------------------------------
 def _run_pipeline(errors: list[BaseException]) -> None:
-    """``kedro run --pipeline streaming_kafka_pg`` in this process (on a thread)."""
+    """``kedro run --pipelines streaming_kafka_pg`` of the example in this process (on a thread;
+    ``run_stream`` runs it from the example's folder, as the command line would)."""
     try:
-        bootstrap_project(ROOT)
-        with KedroSession.create(project_path=ROOT) as session:
+        bootstrap_project(EXAMPLE)
+        with KedroSession.create(project_path=EXAMPLE) as session:
             session.run(pipeline_names=["streaming_kafka_pg"], runner=RetryingRunner())
     except BaseException as exc:  # reported by the benchmark's thread
         errors.append(exc)
+
+
+def _start_consumer(
+    spark: SparkSession, env: dict[str, str], work: Path, plan: StreamPlan, errors: list[Any]
+) -> threading.Thread:
+    """The pipeline's run on a thread. It reads its declaration from the example's conf/ (as
+    ``kedro run`` in the project does), so the process works from the example's folder until the
+    query has started."""
+    _clear_pipeline_sink(env)
+    with contextlib.chdir(EXAMPLE):
+        consumer = threading.Thread(target=_run_pipeline, args=(errors,), daemon=True)
+        consumer.start()
+        _wait_for_query(spark, PIPELINE_QUERY, errors)
+    return consumer
 
 
 def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger: str) -> None:
@@ -335,11 +354,8 @@ def run_stream(
     errors: list[BaseException] = []
     consumer: threading.Thread | None = None
     try:
-        if framework:
-            _clear_pipeline_sink(env)
-            consumer = threading.Thread(target=_run_pipeline, args=(errors,), daemon=True)
-            consumer.start()
-        else:
+        consumer = _start_consumer(spark, env, work, plan, errors) if framework else None
+        if not framework:
             start_baseline(spark, env, work, plan.trigger)
         _wait_for_query(spark, query_name, errors)
         producer.go()

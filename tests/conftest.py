@@ -1,4 +1,8 @@
-"""Suite-wide fixtures: one local SparkSession, and the endpoints of the local stack."""
+"""Suite-wide fixtures: one local SparkSession, the local stack's servers, the example's contracts.
+
+The framework's tests share the example project's local stack (``make services`` starts it from
+``example/``) and read its schemas: the example is the framework's first user.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,17 @@ import pymysql
 import pytest
 import yaml
 from bench.data import pg_connect
+from kedro.framework.project import LOGGING
 from pyspark.sql import SparkSession
 
-from spark_etl.runtime.env import load_services_env
+from spark_etl.contracts import use_registry
 from spark_etl.runtime.spark import get_spark
+from spark_etl.stack import read_local_stack
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "example"
+TEST_BUCKET = "spark-etl-test"
 CHECKPOINT_MANAGER = "spark.sql.streaming.checkpointFileManagerClass"
-PROJECT_SPARK_CONF = yaml.safe_load(
-    (Path(__file__).resolve().parents[1] / "conf" / "base" / "spark.yml").read_text()
-)
+PROJECT_SPARK_CONF = yaml.safe_load((EXAMPLE / "conf" / "base" / "spark.yml").read_text())
 TEST_SPARK_CONF = {
     # streams checkpoint as the project's runs do
     CHECKPOINT_MANAGER: PROJECT_SPARK_CONF[CHECKPOINT_MANAGER],
@@ -35,6 +41,22 @@ TEST_SPARK_CONF = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def example_logging() -> None:
+    """The example's conf/logging.yml, as `kedro run` in its folder has it. Kedro picks the file
+    in the working folder when it is first imported, and the suite runs from the repository;
+    applied once, before any test adds a handler (Kedro's dictConfig drops those of the
+    configured loggers' children)."""
+    LOGGING.configure(yaml.safe_load((EXAMPLE / "conf" / "logging.yml").read_text()))
+    LOGGING.set_project_logging("spark_etl_example")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def example_contracts() -> None:
+    """Datasets look their contracts up in the example project's ``schemas/``."""
+    use_registry(EXAMPLE / "schemas")
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One SparkSession for the whole suite, with the connector jars on its classpath."""
@@ -45,10 +67,31 @@ def spark() -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="session")
 def services() -> dict[str, str]:
-    """The endpoints written by ``scripts/services.sh up`` (``make test`` starts the servers)."""
-    if not load_services_env():
+    """The local stack's endpoints and the servers' secrets (from the example's vault), under the
+    names of ``.local/services.env``; also put into the environment, as ``kedro run`` would."""
+    found = read_local_stack(EXAMPLE)
+    if not found:
         pytest.fail("The local stack is not up: run `make services` (or `make test`).")
-    return {k: v for k, v in os.environ.items() if k.startswith("SPARK_ETL_")}
+    for name, value in found.items():
+        if not name.endswith(("_PASSWORD", "_SECRET_KEY", "_ACCESS_KEY")):
+            os.environ.setdefault(name, value)
+    _ensure_bucket(found, TEST_BUCKET)
+    return found
+
+
+def _ensure_bucket(services: dict[str, str], bucket: str) -> None:
+    """The bucket of the datasets' own tests (the example's stack makes only the example's)."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=services["SPARK_ETL_S3_ENDPOINT"],
+        aws_access_key_id=services["SPARK_ETL_S3_ACCESS_KEY"],
+        aws_secret_access_key=services["SPARK_ETL_S3_SECRET_KEY"],
+        region_name="us-east-1",
+    )
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
 
 
 @pytest.fixture

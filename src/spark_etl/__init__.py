@@ -1,3 +1,3 @@
 """spark-etl: a Kedro framework for Spark ETL pipelines with Avro data contracts."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

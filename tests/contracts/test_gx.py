@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from spark_etl.contracts.gx import ExpectationSuiteValidator
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2] / "example"
 SUITE = ROOT / "conf" / "base" / "expectations" / "enriched_transactions.json"
 DDL = "transaction_id string, amount double, currency string"
 

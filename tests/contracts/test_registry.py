@@ -10,7 +10,7 @@ import pytest
 from spark_etl.contracts import SchemaFileError, SchemaRegistry, UnknownSchemaError
 from spark_etl.contracts.registry import SCHEMAS_ENV, default_registry, use_registry
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2] / "example"
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -83,6 +83,26 @@ def test_default_registry_follows_env_then_use_registry(
     write(tmp_path, "only", json.dumps({"type": "record", "name": "only", "fields": []}))
     monkeypatch.setenv(SCHEMAS_ENV, str(tmp_path))
     monkeypatch.setattr("spark_etl.contracts.registry._default", None)
-    assert default_registry().names() == ["only"]
+    assert default_registry().names() == ["dead_letter", "only"]  # the built-in, and the folder's
     use_registry(ROOT / "schemas")
     assert "user_event" in default_registry().names()
+
+
+def test_the_built_in_dead_letter_contract_cannot_be_redefined(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "dead_letter",
+        json.dumps(
+            {"type": "record", "name": "dead_letter", "fields": [{"name": "x", "type": "string"}]}
+        ),
+    )
+    with pytest.raises(
+        SchemaFileError, match=rf"'{path}' redefines 'dead_letter', which is built into spark-etl"
+    ):
+        SchemaRegistry(tmp_path).load()
+
+
+def test_a_project_without_its_own_dead_letter_file_has_the_built_in_one(tmp_path: Path) -> None:
+    contract = SchemaRegistry(tmp_path).get("dead_letter")
+    assert contract.path.parent.name == "contracts"  # shipped with spark_etl.contracts
+    assert contract.avro_field_names[:3] == ["payload", "error", "stage"]

@@ -14,7 +14,7 @@ from pyspark.testing import assertDataFrameEqual
 from spark_etl.contracts import Contract, ContractViolationError, SchemaRegistry, conform, validate
 from spark_etl.contracts.validation import SAMPLE_ROWS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2] / "example"
 T0 = datetime(2026, 1, 1, 12, 0)
 EVENT_DDL = (
     "event_id string, user_id string, event_type string, timestamp timestamp, "

@@ -1,4 +1,5 @@
-"""The packaged project on a real Spark standalone cluster (master + worker on 127.0.0.1)."""
+"""The packaged example project on a real Spark standalone cluster (a master and a worker on
+127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,23 @@ from typing import Any
 
 import pytest
 from kedro_run import s3_client
+from spark_etl_example.sample_data import expected_user_summary, user_events, user_events_csv
 
-from spark_etl.datagen import expected_user_summary, user_events, user_events_csv
 from spark_etl.runtime import jars
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]
+ROOT = REPO / "example"
 DIST = ROOT / "dist"
 
 
 @pytest.fixture(scope="module")
 def cluster() -> str:
     """The standalone master (started if needed) and a fresh `make package`."""
-    for command in (["bash", "scripts/services.sh", "up", "spark"], ["make", "-s", "package"]):
+    for command in (["make", "-s", "spark"], ["make", "-s", "package"]):
         done = subprocess.run(
-            command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+            command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False
         )
         if done.returncode != 0:  # the script's own message names the server, its log, its tail
             pytest.fail(f"`{' '.join(command)}` failed:\n{done.stdout}{done.stderr}", pytrace=False)
@@ -44,8 +46,8 @@ def spark_submit(master: str, *args: str, env: dict[str, str] | None = None) -> 
     import pyspark
 
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    python = str(ROOT / ".venv" / "bin" / "python")
-    wheel = next(DIST.glob("spark_etl-*.whl"))
+    python = str(REPO / ".venv" / "bin" / "python")
+    wheel = next(DIST.glob("spark_etl_example-*.whl"))
     cmd = [
         str(submit),
         "--master",
@@ -60,10 +62,10 @@ def spark_submit(master: str, *args: str, env: dict[str, str] | None = None) -> 
         "spark.executor.memory=1g",
         "--conf",
         "spark.cores.max=2",
-        str(DIST / "spark_etl_entry.py"),
+        str(DIST / "spark_etl_example_entry.py"),
         *args,
         "--conf-source",
-        str(DIST / "conf-spark_etl.tar.gz"),
+        str(DIST / "conf-spark_etl_example.tar.gz"),
     ]
     result = subprocess.run(
         cmd,
@@ -89,19 +91,19 @@ def test_batch_s3_pg_on_the_cluster_gives_the_same_rows_as_kedro_run(
 
     events = list(user_events(2_000, users=25, seed=41))
     s3 = s3_client(services)
-    for obj in s3.list_objects_v2(Bucket="spark-etl-raw", Prefix="user_events/").get(
+    for obj in s3.list_objects_v2(Bucket="spark-etl-example-raw", Prefix="user_events/").get(
         "Contents", []
     ):
-        s3.delete_object(Bucket="spark-etl-raw", Key=obj["Key"])
+        s3.delete_object(Bucket="spark-etl-example-raw", Key=obj["Key"])
     s3.put_object(
-        Bucket="spark-etl-raw",
+        Bucket="spark-etl-example-raw",
         Key="user_events/part-0000.csv",
         Body=user_events_csv(events).encode(),
     )
     pg.execute("DROP TABLE IF EXISTS user_summary")
 
     before = completed_apps()
-    spark_submit(cluster, "--pipeline", "batch_s3_pg")
+    spark_submit(cluster, "--pipelines", "batch_s3_pg")
 
     assert completed_apps() == before + 1  # the run used the cluster, not a local master
     rows = {
@@ -132,7 +134,7 @@ def test_bounded_streaming_run_on_the_cluster(
 
     spark_submit(
         cluster,
-        "--pipeline",
+        "--pipelines",
         "streaming_kafka_pg",
         env={
             "SPARK_ETL_STREAM_TRIGGER": "available-now",

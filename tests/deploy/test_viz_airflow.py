@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from kedro.framework.startup import bootstrap_project
-
-from spark_etl.pipeline_registry import register_pipelines
+from spark_etl_example.pipeline_registry import register_pipelines
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-KEDRO = str(ROOT / ".venv" / "bin" / "kedro")
+REPO = Path(__file__).resolve().parents[2]
+ROOT = REPO / "example"
+KEDRO = str(REPO / ".venv" / "bin" / "kedro")
 
 
 def free_port() -> int:
@@ -59,9 +59,14 @@ def test_kedro_viz_lists_every_pipeline_and_its_nodes(services: dict[str, str]) 
         "streaming_kafka_pg",
         "streaming_kafka_s3",
         "batch_completed_revenue",
+        "batch_event_counts",
     } <= listed
     default_nodes = {n["name"] for n in main["nodes"] if n["type"] == "task"}
-    assert default_nodes == {"extract_user_events", "summarise_users"}
+    assert default_nodes == {
+        "extract_user_events",
+        "summarise_users",
+        "batch_event_counts.0_time_window",
+    }
     declared_nodes = {n["name"] for n in declared["nodes"] if n["type"] == "task"}
     assert declared_nodes == {
         "batch_completed_revenue.0_filter",

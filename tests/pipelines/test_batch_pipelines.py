@@ -7,6 +7,7 @@ from typing import Any
 
 import kedro_run
 import pytest
+from datagen import transactions, transactions_csv, users
 from kedro_run import (
     clear_prefix,
     create_users_table,
@@ -16,17 +17,14 @@ from kedro_run import (
     s3_client,
 )
 from pyspark.sql import SparkSession
-
-from spark_etl.contracts import default_registry
-from spark_etl.datagen import (
+from spark_etl_example.sample_data import (
     EVENT_TYPES,
     expected_user_summary,
-    transactions,
-    transactions_csv,
     user_events,
     user_events_csv,
-    users,
 )
+
+from spark_etl.contracts import default_registry
 from spark_etl.datasets import KafkaDataset
 
 pytestmark = pytest.mark.integration
@@ -51,7 +49,7 @@ def test_batch_s3_mysql_s3_enriches_every_transaction(
 
     for _ in range(2):  # overwrite: a second run leaves the same rows
         run_pipeline("batch_s3_mysql_s3")
-        out = spark.read.format("avro").load("s3a://spark-etl-lake/enriched_transactions/")
+        out = spark.read.format("avro").load("s3a://spark-etl-example-lake/enriched_transactions/")
         got = {r.transaction_id: r for r in out.collect()}
         assert len(got) == out.count() == 500
 
@@ -111,11 +109,11 @@ def test_batch_kafka_s3_counts_events_per_hour_and_type(
     reset_topic(spark, bootstrap, "user-events")
     events = list(user_events(2_000, users=USERS, seed=14))
     kedro_run.produce_events(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], events)
-    clear_prefix(s3_client(services), "spark-etl-lake", "event_counts/")
+    clear_prefix(s3_client(services), "spark-etl-example-lake", "event_counts/")
 
     run_pipeline("batch_kafka_s3")
 
-    counts = spark.read.format("avro").load("s3a://spark-etl-lake/event_counts/").collect()
+    counts = spark.read.format("avro").load("s3a://spark-etl-example-lake/event_counts/").collect()
     expected: dict[tuple[Any, str], int] = {}
     for e in events:
         hour = e.timestamp.replace(minute=0, second=0, tzinfo=None)

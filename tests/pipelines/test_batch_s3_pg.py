@@ -5,17 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-import subprocess
 from typing import Any
 
 import pytest
 from bench.data import pg_connect
 from kedro.validation.exceptions import DataValidationError
-from kedro_run import ROOT, json_events, run_pipeline, s3_client
+from kedro_run import json_events, local_stack, run_pipeline, s3_client
 from pyspark.sql import SparkSession
+from spark_etl_example.sample_data import expected_user_summary, user_events, user_events_csv
 
 from spark_etl.contracts import ContractViolationError
-from spark_etl.datagen import expected_user_summary, user_events, user_events_csv
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +27,11 @@ def raw_events(services: dict[str, str]) -> list[Any]:
     """Put a fresh deterministic sample where the catalog's raw_user_events reads."""
     events = list(user_events(EVENTS, users=USERS, seed=7))
     s3 = s3_client(services)
-    listed = s3.list_objects_v2(Bucket="spark-etl-raw", Prefix="user_events/")
+    listed = s3.list_objects_v2(Bucket="spark-etl-example-raw", Prefix="user_events/")
     for obj in listed.get("Contents", []):
-        s3.delete_object(Bucket="spark-etl-raw", Key=obj["Key"])
+        s3.delete_object(Bucket="spark-etl-example-raw", Key=obj["Key"])
     s3.put_object(
-        Bucket="spark-etl-raw",
+        Bucket="spark-etl-example-raw",
         Key="user_events/part-0000.csv",
         Body=user_events_csv(events).encode(),
     )
@@ -70,17 +69,19 @@ def fresh_input(services: dict[str, str], csv_text: str) -> Any:
     """Empty the raw and lake prefixes, upload ``csv_text`` as the raw events; return the client."""
     s3 = s3_client(services)
     for bucket, prefix in (
-        ("spark-etl-raw", "user_events/"),
-        ("spark-etl-lake", "batch_s3_pg/user_events/"),
+        ("spark-etl-example-raw", "user_events/"),
+        ("spark-etl-example-lake", "batch_s3_pg/user_events/"),
     ):
         for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=obj["Key"])
-    s3.put_object(Bucket="spark-etl-raw", Key="user_events/part-0000.csv", Body=csv_text.encode())
+    s3.put_object(
+        Bucket="spark-etl-example-raw", Key="user_events/part-0000.csv", Body=csv_text.encode()
+    )
     return s3
 
 
 def assert_nothing_written(s3: Any, pg: Any) -> None:
-    lake = s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="batch_s3_pg/user_events/")
+    lake = s3.list_objects_v2(Bucket="spark-etl-example-lake", Prefix="batch_s3_pg/user_events/")
     assert lake.get("KeyCount", 0) == 0, [o["Key"] for o in lake.get("Contents", [])]
     assert pg.execute("SELECT to_regclass('user_summary')").fetchone() == (None,)
 
@@ -148,10 +149,10 @@ def test_dead_letters_reconcile_and_land_in_the_real_sink(
     for event in bad:
         csv_text = csv_text.replace(f",{event.amount:.2f}\n", f",-{event.amount:.2f}\n", 1)
     s3 = fresh_input(services, csv_text)
-    for obj in s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="dead_letters/").get(
+    for obj in s3.list_objects_v2(Bucket="spark-etl-example-lake", Prefix="dead_letters/").get(
         "Contents", []
     ):
-        s3.delete_object(Bucket="spark-etl-lake", Key=obj["Key"])
+        s3.delete_object(Bucket="spark-etl-example-lake", Key=obj["Key"])
 
     log = io.StringIO()
     run_pipeline("batch_s3_pg", log)
@@ -161,7 +162,7 @@ def test_dead_letters_reconcile_and_land_in_the_real_sink(
     assert end["pipeline"] == "batch_s3_pg"
     assert end["records_saved"]["user_events"] + end["dead_letters"]["dead_letters"] == len(events)
     assert end["dead_letters"] == {"dead_letters": 2}
-    letters = spark.read.format("avro").load("s3a://spark-etl-lake/dead_letters/")
+    letters = spark.read.format("avro").load("s3a://spark-etl-example-lake/dead_letters/")
     rows = letters.collect()
     assert sorted(json.loads(r.payload)["event_id"] for r in rows) == sorted(
         e.event_id for e in bad
@@ -195,14 +196,14 @@ def test_logs_are_json_with_context_and_carry_no_secret(
 class StartOnRetry(logging.Handler):
     """Starts PostgreSQL when the runner announces its first retry, i.e. during the delay."""
 
-    def __init__(self, script: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.script, self.started = script, False
+        self.started = False
 
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(record, "event", None) == "retry" and not self.started:
             self.started = True
-            subprocess.run(["bash", self.script, "up", "postgres"], check=True, capture_output=True)
+            local_stack("up", "postgres")
 
 
 @pytest.mark.slow
@@ -213,9 +214,8 @@ def test_postgres_restarting_during_the_retry_delay_is_survived(
     during the real 5-second retry delay; the run resumes from the failed node and succeeds."""
     events = list(user_events(300, users=7, seed=9))
     fresh_input(services, user_events_csv(events))
-    script = str(ROOT / "scripts" / "services.sh")
-    subprocess.run(["bash", script, "down", "postgres"], check=True, capture_output=True)
-    starter = StartOnRetry(script)
+    local_stack("down", "postgres")
+    starter = StartOnRetry()
     runner_log = logging.getLogger("spark_etl.runtime.runner")
     runner_log.addHandler(starter)
     log = io.StringIO()
@@ -223,7 +223,7 @@ def test_postgres_restarting_during_the_retry_delay_is_survived(
         run_pipeline("batch_s3_pg", log)
     finally:
         runner_log.removeHandler(starter)
-        subprocess.run(["bash", script, "up", "postgres"], check=True, capture_output=True)
+        local_stack("up", "postgres")
     out = json_events(log.getvalue())
     (retried,) = [e for e in out if e["event"] == "retry"]
     assert retried["attempt"] == 1 and retried["attempts"] == 4 and retried["delay_s"] == 5.0

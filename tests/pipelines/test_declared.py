@@ -9,18 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from datagen import transactions, transactions_csv, users
 from kedro.io import DataCatalog, MemoryDataset
 from kedro_run import ROOT, create_users_table, put_raw, run_pipeline
 from pyspark.sql import SparkSession
 
-from spark_etl.datagen import transactions, transactions_csv, users
-from spark_etl.pipelines.declared import (
+from spark_etl.declared import (
     DeclaredPipelineError,
-    DeclaredPipelineHooks,
     build,
     load_declarations,
     retry_overrides,
 )
+from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 
 GOOD = {
     "id": "demo_declared",
@@ -50,9 +50,16 @@ def test_a_valid_declaration_builds_one_node_per_step(tmp_path: Path) -> None:
     assert retry_overrides(tmp_path) == {"demo_declared": {"retries": 1, "delay": 0.5}}
 
 
-def test_the_project_declares_batch_completed_revenue() -> None:
-    (declaration,) = load_declarations(ROOT / "conf" / "base" / "pipelines")
-    assert declaration.id == "batch_completed_revenue"
+def test_the_example_declares_its_chains_of_transforms() -> None:
+    declarations = load_declarations(ROOT / "conf" / "base" / "pipelines")
+    assert sorted(d.id for d in declarations) == [
+        "batch_completed_revenue",
+        "batch_event_counts",  # the starter's
+        "batch_kafka_s3",
+        "batch_pg_mysql_kafka",
+        "streaming_kafka_pg",
+        "streaming_kafka_s3",
+    ]
 
 
 @pytest.mark.parametrize(

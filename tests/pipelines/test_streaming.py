@@ -15,17 +15,18 @@ from typing import Any
 
 import pytest
 from kedro_run import (
+    KEDRO,
     ROOT,
     clear_prefix,
     json_events,
+    local_stack,
     produce_events,
     reset_topic,
     run_pipeline,
     s3_client,
 )
 from pyspark.sql import SparkSession
-
-from spark_etl.datagen import UserEvent, user_events
+from spark_etl_example.sample_data import UserEvent, user_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.streaming]
 FIVE_MIN = timedelta(minutes=5)
@@ -92,7 +93,7 @@ def test_bounded_run_of_60k_events_gives_exact_window_counts(
 ) -> None:
     monkeypatch.setenv("SPARK_ETL_MAX_OFFSETS_PER_TRIGGER", "20000")  # three micro-batches
     s3 = s3_client(services)
-    clear_prefix(s3, "spark-etl-lake", "dead_letters/")
+    clear_prefix(s3, "spark-etl-example-lake", "dead_letters/")
     events = sorted_events(60_000, seed=31)
     produce(spark, services, events)
     log = io.StringIO()
@@ -101,7 +102,10 @@ def test_bounded_run_of_60k_events_gives_exact_window_counts(
 
     assert pg_windows(pg) == expected_windows(events)
     # clean micro-batches leave nothing in the dead-letter queue: not even an empty commit
-    assert s3.list_objects_v2(Bucket="spark-etl-lake", Prefix="dead_letters/").get("KeyCount") == 0
+    assert (
+        s3.list_objects_v2(Bucket="spark-etl-example-lake", Prefix="dead_letters/").get("KeyCount")
+        == 0
+    )
     batches = [
         e
         for e in json_events(log.getvalue())
@@ -120,7 +124,7 @@ def test_undecodable_values_are_routed_by_the_jdbc_sinks_micro_batch(
     """No side query: the sink's micro-batch routes the undecodable value to the run's
     dead-letter dataset (S3), and the windows count only the decodable events."""
     s3 = s3_client(services)
-    clear_prefix(s3, "spark-etl-lake", "dead_letters/")
+    clear_prefix(s3, "spark-etl-example-lake", "dead_letters/")
     events = sorted_events(1_000, seed=35)
     produce(spark, services, events[:500])
     (
@@ -136,7 +140,7 @@ def test_undecodable_values_are_routed_by_the_jdbc_sinks_micro_batch(
     run_pipeline("streaming_kafka_pg", log)
 
     assert pg_windows(pg) == expected_windows(events)
-    letters = spark.read.format("avro").load("s3a://spark-etl-lake/dead_letters/").collect()
+    letters = spark.read.format("avro").load("s3a://spark-etl-example-lake/dead_letters/").collect()
     assert [bytes(r.payload) for r in letters] == [b"not avro at all"]
     assert letters[0].stage == "extract" and letters[0].pipeline == "streaming_kafka_pg"
     started = [e for e in json_events(log.getvalue()) if e["event"] == "streaming_start"]
@@ -197,7 +201,7 @@ def test_killed_driver_restarts_from_the_checkpoint_without_loss_or_duplicates(
     }
     commits = stream_env / "streaming_kafka_pg" / "sink" / "commits"
     driver = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "kedro"), "run", "--pipeline", "streaming_kafka_pg"],
+        [KEDRO, "run", "--pipelines", "streaming_kafka_pg"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
@@ -225,8 +229,8 @@ def test_streaming_kafka_s3_archives_clean_events_exactly_once(
     stream_env: Path, spark: SparkSession, services: dict[str, str]
 ) -> None:
     s3 = s3_client(services)
-    clear_prefix(s3, "spark-etl-lake", "events_archive/")
-    clear_prefix(s3, "spark-etl-lake", "dead_letters/")
+    clear_prefix(s3, "spark-etl-example-lake", "events_archive/")
+    clear_prefix(s3, "spark-etl-example-lake", "dead_letters/")
     events = sorted_events(1_000, seed=34)
     negative = [UserEvent("neg-1", "user-00003", "purchase", events[-1].timestamp, {}, -5.0)]
     produce(spark, services, events + events[:3] + negative)  # three duplicates, one invalid
@@ -241,10 +245,10 @@ def test_streaming_kafka_s3_archives_clean_events_exactly_once(
     run_pipeline("streaming_kafka_s3")
     run_pipeline("streaming_kafka_s3")  # nothing new: nothing written twice
 
-    archive = spark.read.format("avro").load("s3a://spark-etl-lake/events_archive/")
+    archive = spark.read.format("avro").load("s3a://spark-etl-example-lake/events_archive/")
     ids = [r.event_id for r in archive.select("event_id").collect()]
     assert sorted(ids) == sorted(e.event_id for e in events)
-    letters = spark.read.format("avro").load("s3a://spark-etl-lake/dead_letters/").collect()
+    letters = spark.read.format("avro").load("s3a://spark-etl-example-lake/dead_letters/").collect()
     assert [bytes(r.payload) for r in letters] == [b"not avro at all"]
     assert letters[0].stage == "extract" and "undecodable avro value" in letters[0].error
 
@@ -264,11 +268,10 @@ def test_broker_restart_is_survived_and_sigterm_stops_cleanly(
         "SPARK_ETL_LOG_FORMAT": "json",
     }
     commits = stream_env / "streaming_kafka_pg" / "sink" / "commits"
-    script = str(ROOT / "scripts" / "services.sh")
     log = stream_env.parent / "driver.log"
     with log.open("w") as out:
         driver = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "kedro"), "run", "--pipeline", "streaming_kafka_pg"],
+            [KEDRO, "run", "--pipelines", "streaming_kafka_pg"],
             cwd=ROOT,
             env=env,
             start_new_session=True,
@@ -277,9 +280,8 @@ def test_broker_restart_is_survived_and_sigterm_stops_cleanly(
         )
     try:
         wait_for(lambda: commits.is_dir() and len(list(commits.glob("[0-9]*"))) >= 2, driver)
-        subprocess.run(
-            ["bash", script, "restart", "kafka"], check=True, capture_output=True, timeout=180
-        )
+        local_stack("down", "kafka")
+        local_stack("up", "kafka")
         wait_for(lambda: sum(pg_windows(pg).values()) == 2 * len(events), driver, 300)
         driver.send_signal(signal.SIGTERM)
         assert driver.wait(timeout=120) == 0

@@ -17,7 +17,7 @@ from spark_etl.contracts import ContractViolationError, UnknownSchemaError
 from spark_etl.datasets import S3Dataset
 from spark_etl.runtime.contract_hooks import ContractHooks
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2] / "example"
 DDL = (
     "event_id string, user_id string, event_type string, timestamp timestamp, "
     "properties map<string,string>, amount double"

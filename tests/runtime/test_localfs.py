@@ -157,7 +157,7 @@ def test_a_stateful_checkpoint_goes_through_the_session_filesystem(
     assert _mode(tmp_path / "ckpt" / "offsets" / "0") == 0o644
 
 
-# ---- session_conf and the build, without a new JVM ---------------------------------------------
+# ---- session_conf, without a new JVM ------------------------------------------------------------
 def test_only_local_sessions_get_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     jar = tmp_path / "x.jar"
     monkeypatch.setattr(localfs, "helper_jar", lambda: jar)
@@ -205,55 +205,6 @@ def test_no_jar_no_change(monkeypatch: pytest.MonkeyPatch) -> None:
     assert localfs.session_conf({"spark.master": "local[2]"}, jvm_running=False) == {}
 
 
-def test_build_is_cached_by_content(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("SPARK_ETL_HOME", str(tmp_path / "home"))
-    jar = localfs.helper_jar()
-    assert jar is not None and jar.is_file()
-    assert jar.is_relative_to(tmp_path / "home" / "jvm")
-    import zipfile
-
-    with zipfile.ZipFile(jar) as built:
-        assert "io/spark_etl/hadoop/InProcessLocalFileSystem.class" in built.namelist()
-
-    def no_compile(*args: Any) -> None:
-        raise AssertionError("compiled again")
-
-    monkeypatch.setattr(localfs, "_compile", no_compile)
-    assert localfs.helper_jar() == jar
-
-
-def test_no_javac_keeps_hadoops_filesystem(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setenv("SPARK_ETL_HOME", str(tmp_path))
-    monkeypatch.setattr(localfs, "_javac", lambda: None)
-    with caplog.at_level(logging.WARNING, logger=localfs.__name__):
-        assert localfs.helper_jar() is None
-    assert "No javac found" in caplog.text
-    assert not list(tmp_path.rglob("*.jar"))
-
-
-def test_a_failed_compile_is_reported(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    sources = tmp_path / "src"
-    sources.mkdir()
-    (sources / "Broken.java").write_text("class Broken { int x = ; }\n")
-    monkeypatch.setenv("SPARK_ETL_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(localfs, "source_dir", lambda: sources)
-    with caplog.at_level(logging.WARNING, logger=localfs.__name__):
-        assert localfs.helper_jar() is None
-    assert "Could not build" in caplog.text and "Broken.java" in caplog.text
-    assert not list((tmp_path / "home").rglob("*.jar"))
-
-
-def test_no_sources_beside_an_installed_wheel(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(localfs, "source_dir", lambda: tmp_path / "absent")
-    assert localfs.helper_jar() is None
-
-
 def test_main_prints_the_jar(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -262,3 +213,22 @@ def test_main_prints_the_jar(
     assert capsys.readouterr().out == f"{tmp_path / 'x.jar'}\n"
     monkeypatch.setattr(localfs, "helper_jar", lambda: None)
     assert localfs.main() == 1
+
+
+def test_the_installed_package_carries_the_jar() -> None:
+    """The helper ships inside the package (built with it), never compiled at run time."""
+    import zipfile
+
+    jar = localfs.helper_jar()
+    assert jar is not None and jar.parent.name == "jvm" and jar.parent.parent.name == "runtime"
+    with zipfile.ZipFile(jar) as built:
+        assert "io/spark_etl/hadoop/InProcessLocalFileSystem.class" in built.namelist()
+
+
+def test_a_package_without_the_jar_keeps_hadoop_s_filesystem(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(localfs, "files", lambda package: tmp_path)
+    with caplog.at_level(logging.WARNING, logger=localfs.__name__):
+        assert localfs.helper_jar() is None
+    assert "local filesystem helper" in caplog.text and "is not installed" in caplog.text

@@ -1,10 +1,13 @@
-"""Helpers of the pipeline tests: run a pipeline in-process as ``kedro run`` does, read its log."""
+"""Helpers of the pipeline tests: run a pipeline of the example project in-process as ``kedro run``
+does, read its log, put data where its catalog reads."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,25 +19,39 @@ from pyspark.sql import SparkSession
 
 from spark_etl.runtime.runner import RetryingRunner
 
-ROOT = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]
+#: The example project, whose pipelines these tests run.
+ROOT = REPO / "example"
+RAW_BUCKET = "spark-etl-example-raw"
+LAKE_BUCKET = "spark-etl-example-lake"
+KEDRO = str(REPO / ".venv" / "bin" / "kedro")
+
+
+def local_stack(*args: str) -> None:
+    """``kedro services ARGS`` in the example project (``up postgres``, ``down kafka``)."""
+    subprocess.run(
+        [KEDRO, "services", *args], cwd=ROOT, check=True, capture_output=True, timeout=180
+    )
 
 
 def run_pipeline(name: str, log: io.StringIO | None = None) -> None:
-    """``kedro run --pipeline NAME`` in-process, with the project's default runner.
+    """``kedro run --pipelines NAME`` in-process, from the example project's folder (as the command
+    line runs it: relative paths in conf/ are the project's), with spark-etl's retrying runner.
 
     With ``log``, a console handler like conf/logging.yml's writes the run's log lines there.
     """
-    bootstrap_project(ROOT)
     handler = logging.StreamHandler(log) if log is not None else None
     root = logging.getLogger()
-    with KedroSession.create(project_path=ROOT) as session:
-        if handler is not None:
-            root.addHandler(handler)
-        try:
-            session.run(pipeline_names=[name], runner=RetryingRunner())
-        finally:
+    with contextlib.chdir(ROOT):
+        bootstrap_project(ROOT)
+        with KedroSession.create(project_path=ROOT) as session:
             if handler is not None:
-                root.removeHandler(handler)
+                root.addHandler(handler)
+            try:
+                session.run(pipeline_names=[name], runner=RetryingRunner())
+            finally:
+                if handler is not None:
+                    root.removeHandler(handler)
 
 
 def json_events(text: str) -> list[dict[str, Any]]:
@@ -106,10 +123,10 @@ def produce_events(spark: SparkSession, bootstrap: str, events: list[Any]) -> No
 
 
 def put_raw(services: dict[str, str], prefix: str, body: str) -> Any:
-    """Replace everything under ``s3a://spark-etl-raw/<prefix>`` with one CSV object."""
+    """Replace everything under ``s3a://spark-etl-example-raw/<prefix>`` with one CSV object."""
     s3 = s3_client(services)
-    clear_prefix(s3, "spark-etl-raw", prefix)
-    s3.put_object(Bucket="spark-etl-raw", Key=f"{prefix}part-0000.csv", Body=body.encode())
+    clear_prefix(s3, RAW_BUCKET, prefix)
+    s3.put_object(Bucket=RAW_BUCKET, Key=f"{prefix}part-0000.csv", Body=body.encode())
     return s3
 
 

@@ -220,9 +220,7 @@ def test_resolver_feeds_omegaconf_and_the_redaction(
 def test_kedro_credentials_reference_the_vault(
     vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kedro.config import OmegaConfigLoader
-
-    from spark_etl.settings import CONFIG_LOADER_ARGS
+    from spark_etl.runtime.config import EtlConfigLoader
 
     conf = tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
@@ -234,12 +232,12 @@ def test_kedro_credentials_reference_the_vault(
     monkeypatch.setenv("SPARK_ETL_VAULT_PASSPHRASE", "master-pass")
     reset_cache()
     try:
-        loader = OmegaConfigLoader(conf_source=str(conf), **CONFIG_LOADER_ARGS)
+        loader = EtlConfigLoader(conf_source=str(conf))
         assert loader["credentials"]["postgres"]["password"] == SECRET
         monkeypatch.setenv("SPARK_ETL_VAULT_PASSPHRASE", "wrong")
         reset_cache()
         with pytest.raises(Exception, match="wrong master key") as info:
-            OmegaConfigLoader(conf_source=str(conf), **CONFIG_LOADER_ARGS)["credentials"]
+            EtlConfigLoader(conf_source=str(conf))["credentials"]
         assert "full_key: postgres.password" in str(info.value)  # the secret id, never a value
         assert classify(info.value) == "terminal"  # a wrong key is never retried
     finally:

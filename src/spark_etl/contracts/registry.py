@@ -1,7 +1,8 @@
 """The schema registry: every ``schemas/*.avsc`` file, parsed and checked once at start-up.
 
 A catalog entry names its contract by the record name, which is also the file's stem:
-``metadata: {schema: user_event}`` means ``schemas/user_event.avsc``.
+``metadata: {schema: user_event}`` means ``schemas/user_event.avsc``. The records spark-etl itself
+writes (``dead_letter``, the dead-letter queue's) are built in: their files ship with the package.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,13 @@ from spark_etl.contracts.exceptions import SchemaFileError, UnknownSchemaError
 from spark_etl.contracts.types import nullable_member, struct_of
 
 SCHEMAS_ENV = "SPARK_ETL_SCHEMAS_DIR"
+#: The contracts of the records spark-etl writes itself.
+BUILT_IN = ("dead_letter",)
+
+
+def _built_in_files() -> list[Path]:
+    folder = Path(str(files("spark_etl.contracts")))
+    return [folder / f"{name}.avsc" for name in BUILT_IN]
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,15 @@ class SchemaRegistry:
                     f"record type, or set {SCHEMAS_ENV}."
                 )
             contracts = [_load_file(p) for p in sorted(self._directory.glob("*.avsc"))]
-            self._contracts = {c.name: c for c in contracts}
+            for contract in contracts:
+                if contract.name in BUILT_IN:
+                    raise SchemaFileError(
+                        f"Schema file '{contract.path}' redefines '{contract.name}', which is "
+                        "built into spark-etl (it describes records spark-etl writes): remove "
+                        "the file."
+                    )
+            built_in = [_load_file(p) for p in _built_in_files()]
+            self._contracts = {c.name: c for c in [*built_in, *contracts]}
         return self._contracts
 
     def names(self) -> list[str]:
@@ -137,7 +154,7 @@ _default: SchemaRegistry | None = None
 
 
 def default_registry() -> SchemaRegistry:
-    """The project's registry: ``$SPARK_ETL_SCHEMAS_DIR``, ``./schemas`` or the checkout's."""
+    """The project's registry: ``$SPARK_ETL_SCHEMAS_DIR``, else ``./schemas``."""
     global _default  # noqa: PLW0603 - one registry per process, replaced by use_registry()
     if _default is None:
         _default = SchemaRegistry(_default_directory())
@@ -152,9 +169,4 @@ def use_registry(directory: Path) -> SchemaRegistry:
 
 
 def _default_directory() -> Path:
-    if os.environ.get(SCHEMAS_ENV):
-        return Path(os.environ[SCHEMAS_ENV])
-    here = Path.cwd() / "schemas"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[3] / "schemas"
+    return Path(os.environ.get(SCHEMAS_ENV) or Path.cwd() / "schemas")

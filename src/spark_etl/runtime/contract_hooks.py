@@ -78,7 +78,7 @@ class ContractHooks:
         self._pipeline: str | None = None
         self._checked: set[str] = set()
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
         """Parse every ``.avsc`` now: a broken file stops the run before Spark starts."""
         self._registry = use_registry(context.project_path / "schemas")

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 class SparkHooks:
     """Builds the SparkSession from ``conf/<env>/spark.yml`` as soon as the Kedro context exists."""
 
-    @hook_impl
+    @hook_impl(trylast=True)
     def after_context_created(self, context: KedroContext) -> None:
-        """Start (or reuse) the session before any dataset is loaded."""
+        """Start (or reuse) the session before any dataset is loaded (after the other hooks have
+        read their config: a mistake there stops the run before Spark starts)."""
         get_spark(context.config_loader["spark"])

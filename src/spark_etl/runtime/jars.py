@@ -1,4 +1,5 @@
-"""The Spark connector jars: declared once in ``deps/connectors/pom.xml``, resolved with Maven.
+"""The Spark connector jars: declared once in ``connectors.pom.xml`` (shipped beside this module),
+resolved with Maven.
 
 ``resolve()`` copies the runtime closure of the pom's dependencies into a cache outside git
 (``$SPARK_ETL_HOME/jars/<digest of the pom>/``, ``~/.cache/spark-etl`` by default), leaving out the
@@ -6,7 +7,8 @@ artifacts that the pyspark wheel already ships, so the session factory can put t
 without any network at run time. ``packages()`` gives the same coordinates in the form that
 ``spark-submit --packages`` and ``spark.jars.packages`` take, for clusters.
 
-Run as ``python -m spark_etl.runtime.jars resolve|packages|classpath``.
+``SPARK_ETL_CONNECTORS_POM`` names a pom of a project's own (add a connector there: the cache is
+keyed by the pom's content). Run as ``kedro jars resolve|packages|classpath``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from importlib.resources import files
 from pathlib import Path
 
 from spark_etl.exceptions import ConfigError, TransientError
@@ -30,16 +33,15 @@ _COMPLETE = ".complete"
 _VERSIONED_JAR = re.compile(r"^(?P<artifact>.+?)-\d[\w.+-]*\.jar$")
 
 
-def project_root() -> Path:
-    """The source checkout this module runs from (three levels above this package)."""
-    return Path(__file__).resolve().parents[3]
+POM_ENV = "SPARK_ETL_CONNECTORS_POM"
 
 
 def default_pom() -> Path:
-    """Where the connector coordinates are declared."""
-    return Path(
-        os.environ.get("SPARK_ETL_CONNECTORS_POM", project_root() / "deps/connectors/pom.xml")
-    )
+    """Where the connector coordinates are declared: ``$SPARK_ETL_CONNECTORS_POM``, else the pom
+    shipped with spark-etl."""
+    if os.environ.get(POM_ENV):
+        return Path(os.environ[POM_ENV])
+    return Path(str(files("spark_etl.runtime") / "connectors.pom.xml"))
 
 
 def cache_home() -> Path:
@@ -55,10 +57,7 @@ def coordinates(pom: Path | None = None) -> list[str]:
     """
     pom = pom or default_pom()
     if not pom.is_file():
-        raise ConfigError(
-            f"Connector pom '{pom}' not found: run from a spark-etl checkout or set "
-            "SPARK_ETL_CONNECTORS_POM."
-        )
+        raise ConfigError(f"Connector pom '{pom}' not found: fix {POM_ENV} or unset it.")
     root = ET.parse(pom).getroot()
     props = {
         el.tag.split("}", 1)[1]: (el.text or "").strip()
@@ -123,18 +122,24 @@ def resolve(pom: Path | None = None) -> list[Path]:
     folder = cache_dir(pom)
     staging = folder.with_name(folder.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
+    # Maven works beside the pom it builds (target/): a copy keeps an installed package untouched.
+    build = folder.with_name(folder.name + ".build")
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    shutil.copyfile(pom, build / "pom.xml")
     cmd = [
         mvn,
         "-q",
         "-B",
         "-f",
-        str(pom),
+        str(build / "pom.xml"),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={staging}",
         "-DincludeScope=runtime",
     ]
     logger.info("Resolving Spark connector jars from %s into %s", pom, folder)
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    shutil.rmtree(build, ignore_errors=True)
     if result.returncode != 0:
         raise TransientError(
             f"Maven could not resolve the connector jars of '{pom}' "
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         sep = ":" if command == "classpath" else "\n"
         sys.stdout.write(sep.join(str(j) for j in jars) + "\n")
     else:
-        sys.stderr.write("usage: python -m spark_etl.runtime.jars [resolve|packages|classpath]\n")
+        sys.stderr.write("usage: kedro jars [resolve|packages|classpath]\n")
         return 2
     return 0
 

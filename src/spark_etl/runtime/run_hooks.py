@@ -78,7 +78,7 @@ class RunHooks:
         self._saved: Counter[str] = Counter()
         self._dead: Counter[str] = Counter()
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
         """Set up the logs; read ``runtime.yml`` (a mistake stops the run before Spark starts)."""
         with contextlib.suppress(KeyError):

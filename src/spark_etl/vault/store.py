@@ -126,8 +126,12 @@ class Vault:
 
     def set(self, secret_id: str, value: str) -> None:
         """Store ``value`` under ``secret_id`` (replacing any previous value)."""
+        self.set_many({secret_id: value})
+
+    def set_many(self, values: dict[str, str]) -> None:
+        """Store several secrets in one write (one key derivation, one atomic replace)."""
         secrets = self._read()
-        secrets[check_secret_id(secret_id)] = value
+        secrets.update({check_secret_id(k): v for k, v in values.items()})
         self._write(secrets, self._passphrase, self._current_kdf())
 
     def list(self) -> list[str]:

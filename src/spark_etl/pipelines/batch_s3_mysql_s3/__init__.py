@@ -1,5 +1,0 @@
-"""``batch_s3_mysql_s3``: S3 CSV transactions joined with MySQL users -> S3 Avro (overwrite)."""
-
-from spark_etl.pipelines.batch_s3_mysql_s3.pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]

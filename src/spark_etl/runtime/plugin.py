@@ -1,0 +1,58 @@
+"""spark-etl as a Kedro plugin: the hooks every project with spark-etl installed gets.
+
+Kedro registers the instances below through the ``kedro.hooks`` entry points of the distribution
+(see ``pyproject.toml``), so a project needs none of them in its ``settings.py``. A project that
+wants to choose turns the plugin's registration off and lists the hooks itself::
+
+    # settings.py
+    from spark_etl.runtime.plugin import project_hooks
+
+    DISABLE_HOOKS_FOR_PLUGINS = ("spark-etl",)
+    HOOKS = project_hooks(without={"contracts"})
+
+The hooks' order is set by their own ``tryfirst``/``trylast`` marks (the run log and the contract
+registry are ready before the Spark session starts), not by the order of registration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from spark_etl.declared import retry_overrides
+from spark_etl.runtime.contract_hooks import ContractHooks
+from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
+from spark_etl.runtime.hooks import SparkHooks
+from spark_etl.runtime.run_hooks import RunHooks
+
+HookName = Literal["spark", "run_log", "contracts", "declared_pipelines"]
+HOOK_NAMES: tuple[HookName, ...] = ("spark", "run_log", "contracts", "declared_pipelines")
+
+
+def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
+    """Fresh instances of spark-etl's hooks, but those named in ``without``.
+
+    Names: ``spark`` (the session from ``spark.yml``), ``run_log`` (structured events, retry and
+    dead-letter settings from ``runtime.yml``), ``contracts`` (``schemas/`` and the checks of
+    every dataset that names one), ``declared_pipelines`` (declared pipelines name real datasets).
+
+    Raises:
+        ValueError: for a name that is not one of those.
+    """
+    skipped = set(without)
+    unknown = skipped - set(HOOK_NAMES)
+    if unknown:
+        raise ValueError(
+            f"Unknown spark-etl hook(s) {sorted(unknown)}: choose from {', '.join(HOOK_NAMES)}."
+        )
+    made: dict[str, Callable[[], object]] = {
+        "spark": SparkHooks,
+        "run_log": lambda: RunHooks(declared_retry=retry_overrides),
+        "contracts": ContractHooks,
+        "declared_pipelines": DeclaredPipelineHooks,
+    }
+    return tuple(made[name]() for name in HOOK_NAMES if name not in skipped)
+
+
+# The entry points' objects (one per hook, so that each shows in Kedro's plugin list).
+spark_hooks, run_hooks, contract_hooks, declared_pipeline_hooks = project_hooks()

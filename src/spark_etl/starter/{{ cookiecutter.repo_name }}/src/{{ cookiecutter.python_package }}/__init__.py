@@ -1,0 +1,3 @@
+"""{{ cookiecutter.project_name }}: Spark ETL pipelines on Kedro and spark-etl."""
+
+__version__ = "0.1.0"
