@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 from spark_etl.stack import read_local_stack
 
 from spark_etl_example.sample_data import (
+    connect_postgres,
     put_user_events,
     user_events,
 )
@@ -26,13 +26,7 @@ USERS = 500
 
 def show_results(stack: dict[str, str]) -> None:
     """Print the row counts and the top users of the PostgreSQL tables."""
-    with psycopg.connect(
-        host=stack["SPARK_ETL_PG_HOST"],
-        port=stack["SPARK_ETL_PG_PORT"],
-        dbname=stack["SPARK_ETL_PG_DB"],
-        user=stack["SPARK_ETL_PG_USER"],
-        password=stack["SPARK_ETL_PG_PASSWORD"],
-    ) as conn:
+    with connect_postgres(stack) as conn:
         users = conn.execute("SELECT count(*) FROM user_summary").fetchone()
         days = conn.execute("SELECT count(*) FROM daily_event_counts").fetchone()
         print(f"demo: user_summary holds {users[0] if users else 0} rows; top 5 by amount:")

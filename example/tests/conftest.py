@@ -12,6 +12,8 @@ from pyspark.sql import SparkSession
 from spark_etl.runtime.spark import get_spark
 from spark_etl.stack import read_local_stack
 
+from spark_etl_example.sample_data import connect_postgres
+
 PROJECT = Path(__file__).resolve().parents[1]
 TEST_SPARK_CONF = {
     "spark.master": "local[2]",
@@ -43,12 +45,5 @@ def stack() -> dict[str, str]:
 @pytest.fixture
 def pg(stack: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection to the local PostgreSQL, to read back what a run wrote."""
-    with psycopg.connect(
-        host=stack["SPARK_ETL_PG_HOST"],
-        port=stack["SPARK_ETL_PG_PORT"],
-        dbname=stack["SPARK_ETL_PG_DB"],
-        user=stack["SPARK_ETL_PG_USER"],
-        password=stack["SPARK_ETL_PG_PASSWORD"],
-        autocommit=True,
-    ) as conn:
+    with connect_postgres(stack) as conn:
         yield conn

@@ -1,4 +1,5 @@
-"""Deterministic sample user events, and what the pipelines must make of them.
+"""Deterministic sample user events, what the pipelines must make of them, and the clients of the
+local servers that put them in place and read the results back.
 
 The same seed always gives the same events. ``make demo`` puts them on the local S3 server; the
 tests compute the expected rows from the same events in plain Python (the oracle the pipelines'
@@ -126,3 +127,18 @@ def put_user_events(stack: Mapping[str, str], bucket: str, events: list[UserEven
         s3.delete_object(Bucket=bucket, Key=obj["Key"])
     s3.put_object(Bucket=bucket, Key=RAW_KEY, Body=user_events_csv(events).encode())
     return s3
+
+
+def connect_postgres(stack: Mapping[str, str], *, autocommit: bool = True) -> Any:
+    """A psycopg connection to the PostgreSQL of ``stack`` (``spark_etl.stack.read_local_stack``),
+    to read back what a run wrote."""
+    import psycopg  # noqa: PLC0415 - a development dependency
+
+    return psycopg.connect(
+        host=stack["SPARK_ETL_PG_HOST"],
+        port=stack["SPARK_ETL_PG_PORT"],
+        dbname=stack["SPARK_ETL_PG_DB"],
+        user=stack["SPARK_ETL_PG_USER"],
+        password=stack["SPARK_ETL_PG_PASSWORD"],
+        autocommit=autocommit,
+    )
