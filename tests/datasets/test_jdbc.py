@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from spark_etl.contracts import ContractViolationError
 from spark_etl.contracts.guards import guard
-from spark_etl.datasets import JDBCDataset
+from spark_etl.datasets import JDBCDataset, _jdbc_connection, jdbc
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
     DatasetConfigError,
@@ -21,7 +21,6 @@ from spark_etl.datasets.exceptions import (
     UnsafeIdentifierError,
     WriteRejectedError,
 )
-from spark_etl.datasets.jdbc import _HeldConnection, _query
 
 pytestmark = pytest.mark.integration
 
@@ -398,14 +397,16 @@ def test_a_stream_checks_its_target_once_per_query_over_one_connection_per_batch
         streaming={"checkpoint_location": str(tmp_path / "ckpt"), "trigger": "available-now"},
     )
     calls = {"open": 0, "index lookups": 0}
-    for name, key in (("_open_connection", "open"), ("_unique_column_sets", "index lookups")):
-        method = getattr(sink, name)
+    # the sink's connections, and the index lookups of the JDBC dataset (this sink's alone here)
+    spied = ((sink, "_open_connection", "open"), (jdbc, "unique_column_sets", "index lookups"))
+    for owner, name, key in spied:
+        method = getattr(owner, name)
 
         def counted(*args: Any, _method: Any = method, _key: str = key) -> Any:
             calls[_key] += 1
             return _method(*args)
 
-        monkeypatch.setattr(sink, name, counted)
+        monkeypatch.setattr(owner, name, counted)
 
     def run_query() -> None:  # the same dataset object, as the catalog keeps it across retries
         calls.update({"open": 0, "index lookups": 0})
@@ -442,12 +443,12 @@ def test_the_commit_opens_a_new_connection_when_the_server_closed_the_first(
     """The driver's connection idles while Spark loads the staging table (minutes for a large
     batch); one the server closed meanwhile is replaced, not used to commit."""
     sink = JDBCDataset(url=services["SPARK_ETL_PG_URL"], table="t", credentials=pg_credentials)
-    held = _HeldConnection(sink._open_connection)
+    held = _jdbc_connection.HeldConnection(sink._open_connection)
     first = held.get()
     assert held.get() is first  # valid: kept
-    backend = _query(first, "SELECT pg_backend_pid()")[0][0]
+    backend = _jdbc_connection.query(first, "SELECT pg_backend_pid()")[0][0]
     pg.execute(f"SELECT pg_terminate_backend({backend})")
     second = held.get()
     assert second is not first
-    assert _query(second, "SELECT 1") == [("1",)]
+    assert _jdbc_connection.query(second, "SELECT 1") == [("1",)]
     held.close()

@@ -17,7 +17,7 @@ from databases import Database, tables_of
 from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl.datasets import JDBCDataset, jdbc
+from spark_etl.datasets import JDBCDataset, _jdbc_connection
 from spark_etl.datasets.exceptions import DatasetConfigError
 
 pytestmark = pytest.mark.integration
@@ -80,8 +80,10 @@ def test_merge_upserts_like_on_conflict(
     ]
     counts: dict[str, list[str]] = {}
     sent: list[str] = []
-    execute = jdbc._execute
-    monkeypatch.setattr(jdbc, "_execute", lambda conn, sql: sent.append(sql) or execute(conn, sql))
+    execute = _jdbc_connection.execute  # every commit's statements run through it
+    monkeypatch.setattr(
+        _jdbc_connection, "execute", lambda conn, sql: sent.append(sql) or execute(conn, sql)
+    )
     for statement in ("merge", "on_conflict"):
         table = f"{unique_name}_{statement}"
         ds = merging(pgdb, table, statement, bulk_load=bulk_load)

@@ -439,7 +439,7 @@ def test_describe_has_no_password() -> None:
         },
     )
     assert "hunter2" not in repr(ds)
-    assert "ScramLoginModule" in ds._security_options()["kafka.sasl.jaas.config"]
+    assert "ScramLoginModule" in ds._source_options()["kafka.sasl.jaas.config"]
 
 
 def test_the_consumer_takes_many_records_per_poll_unless_told_otherwise() -> None:

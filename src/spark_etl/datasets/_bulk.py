@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -29,7 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType
 
 from spark_etl._jvm import hadoop_conf, is_jvm_error, java_error_chain, jvm_of, jvm_time_zone
-from spark_etl.datasets._dialects import Dialect, TableName
+from spark_etl.datasets._dialects import BulkLoader, Dialect, TableName
 from spark_etl.datasets.exceptions import DatasetConfigError
 
 logger = logging.getLogger(__name__)
@@ -152,24 +152,23 @@ def load_files(jvm: Any, connect: Any, load: Load, files: TextFiles, connections
 
 
 def _load_share(jvm: Any, connect: Any, load: Load, files: TextFiles) -> int:
-    if load.dialect.name == "postgresql":
-        with connect({}) as conn:
-            return copy_in(jvm, conn, load, files)
-    return load_data(jvm, connect, load, files)
+    return _LOADERS[load.dialect.bulk_loader](jvm, connect, load, files)
 
 
-def copy_in(jvm: Any, conn: Any, load: Load, files: TextFiles) -> int:
-    """PostgreSQL: ``COPY FROM STDIN`` of every file, streamed from its filesystem."""
-    copier = jvm.org.postgresql.copy.CopyManager(conn)
-    sql = load.statement()
-    rows = 0
-    for part in files.parts:
-        stream = files.filesystem.open(part)
-        try:
-            rows += int(copier.copyIn(sql, stream))
-        finally:
-            stream.close()
-    return rows
+def copy_in(jvm: Any, connect: Any, load: Load, files: TextFiles) -> int:
+    """PostgreSQL: ``COPY FROM STDIN`` of every file over one connection, streamed from its
+    filesystem."""
+    with connect({}) as conn:
+        copier = jvm.org.postgresql.copy.CopyManager(conn)
+        sql = load.statement()
+        rows = 0
+        for part in files.parts:
+            stream = files.filesystem.open(part)
+            try:
+                rows += int(copier.copyIn(sql, stream))
+            finally:
+                stream.close()
+        return rows
 
 
 def load_data(jvm: Any, connect: Any, load: Load, files: TextFiles) -> int:
@@ -181,6 +180,13 @@ def load_data(jvm: Any, connect: Any, load: Load, files: TextFiles) -> int:
             with _local_copy(jvm, files, part, local) as file:
                 rows += _load_file(conn, load.statement(file))
     return rows
+
+
+#: The loader of each dialect's bulk path (:attr:`Dialect.bulk_loader`).
+_LOADERS: dict[BulkLoader, Callable[[Any, Any, Load, TextFiles], int]] = {
+    "copy": copy_in,
+    "load_data": load_data,
+}
 
 
 def _load_file(conn: Any, sql: str) -> int:

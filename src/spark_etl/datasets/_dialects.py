@@ -6,7 +6,7 @@ Every identifier reaching these functions has passed ``check_identifier``; they 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -31,6 +31,9 @@ from pyspark.sql.types import (
 )
 
 from spark_etl.datasets.exceptions import DatasetConfigError
+
+#: How a dialect fills a staging table in bulk (``_bulk`` holds one loader for each).
+BulkLoader = Literal["copy", "load_data"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ class Dialect:
     name: ClassVar[str] = "generic"
     driver: ClassVar[str] = ""
     quote_char: ClassVar[str] = '"'
+    #: Whether the database has ``MERGE`` (:meth:`upsert_merge`), for ``upsert_statement: merge``.
+    supports_merge: ClassVar[bool] = False
+    #: The bulk path that fills a staging table (``bulk_load: true``): ``COPY ... FROM STDIN``
+    #: over one connection, or ``LOAD DATA LOCAL INFILE`` of files on the driver.
+    bulk_loader: ClassVar[BulkLoader]
     connection_defaults: dict[str, str] = field(default_factory=dict)
 
     def quote(self, identifier: str) -> str:
@@ -93,16 +101,24 @@ class Dialect:
 
     #: Whether the upsert statement itself fails when the batch holds a key twice (PostgreSQL's
     #: ``ON CONFLICT DO UPDATE`` does; MySQL's ``ON DUPLICATE KEY UPDATE`` would apply both rows).
-    merge_rejects_repeated_keys: ClassVar[bool] = False
+    upsert_rejects_repeated_keys: ClassVar[bool] = False
+
+    def metadata_name(self, table: TableName) -> str:
+        """``table``'s name as the JDBC metadata calls (indexes) look it up."""
+        raise NotImplementedError
+
+    def metadata_scope(self, conn: Any, table: TableName) -> tuple[str | None, str | None]:
+        """The catalog and the schema that JDBC metadata calls on ``conn`` look ``table`` up in."""
+        raise NotImplementedError
 
     def create_staging(self, staging: TableName, target: TableName) -> str:
         """An empty copy of the target's columns, without its keys, to load a batch into."""
         raise NotImplementedError
 
     def key_staging(self, staging: TableName, keys: list[str]) -> list[str]:
-        """Statements that make an empty upsert staging table refuse a key twice, where the merge
+        """Statements that make an empty upsert staging table refuse a key twice, where the upsert
         would not (checked while loading: no extra pass over the batch)."""
-        if self.merge_rejects_repeated_keys:
+        if self.upsert_rejects_repeated_keys:
             return []
         return [f"ALTER TABLE {self.table(staging)} ADD PRIMARY KEY ({self.column_list(keys)})"]
 
@@ -123,7 +139,7 @@ class Dialect:
         """Swap the staged table in for the target (``overwrite_strategy: replace``)."""
         raise NotImplementedError
 
-    def merge(
+    def upsert_on_conflict(
         self,
         target: TableName,
         staging: TableName,
@@ -131,10 +147,11 @@ class Dialect:
         keys: list[str],
         audit_columns: list[str],
     ) -> str:
-        """One statement that inserts new keys and updates changed rows."""
+        """One statement that inserts new keys and updates changed rows, settling a key the target
+        holds with the database's own clause (``ON CONFLICT``, ``ON DUPLICATE KEY UPDATE``)."""
         raise NotImplementedError
 
-    def merge_statement(
+    def upsert_merge(
         self,
         target: TableName,
         staging: TableName,
@@ -192,7 +209,9 @@ class PostgresDialect(Dialect):
 
     name: ClassVar[str] = "postgresql"
     driver: ClassVar[str] = "org.postgresql.Driver"
-    merge_rejects_repeated_keys: ClassVar[bool] = True
+    supports_merge: ClassVar[bool] = True
+    bulk_loader: ClassVar[BulkLoader] = "copy"
+    upsert_rejects_repeated_keys: ClassVar[bool] = True
     connection_defaults: dict[str, str] = field(
         default_factory=lambda: {"reWriteBatchedInserts": "true"}
     )
@@ -212,6 +231,14 @@ class PostgresDialect(Dialect):
             "WITH (FORMAT text, ENCODING 'UTF8')"
         )
 
+    def metadata_name(self, table: TableName) -> str:
+        """In lower case: the name PostgreSQL gives an unquoted identifier."""
+        return table.name.lower()
+
+    def metadata_scope(self, conn: Any, table: TableName) -> tuple[str | None, str | None]:
+        """No catalog; the table's schema, else ``public``."""
+        return None, (table.schema or "public")
+
     def column_type(self, data_type: DataType, is_key: bool) -> str:
         """PostgreSQL types; nested values are stored as ``jsonb``."""
         return _type_name(data_type, _PG_TYPES, "JSONB", "NUMERIC({p},{s})")
@@ -230,7 +257,7 @@ class PostgresDialect(Dialect):
             f"ALTER TABLE {self.table(staging)} RENAME TO {self.quote(target.name)}",
         ]
 
-    def merge(
+    def upsert_on_conflict(
         self,
         target: TableName,
         staging: TableName,
@@ -238,7 +265,8 @@ class PostgresDialect(Dialect):
         keys: list[str],
         audit_columns: list[str],
     ) -> str:
-        """Rows whose non-audit values are unchanged are left alone, audit columns included."""
+        """``INSERT ... ON CONFLICT DO UPDATE``: rows whose non-audit values are unchanged are
+        left alone, audit columns included."""
         cols = self.column_list(columns)
         updates, compared = _updated_columns(columns, keys, audit_columns)
         sql = (
@@ -253,7 +281,7 @@ class PostgresDialect(Dialect):
             f"IS DISTINCT FROM ({self.column_list(compared, 'EXCLUDED.')})"
         )
 
-    def merge_statement(
+    def upsert_merge(
         self,
         target: TableName,
         staging: TableName,
@@ -287,6 +315,7 @@ class MySQLDialect(Dialect):
     name: ClassVar[str] = "mysql"
     driver: ClassVar[str] = "com.mysql.cj.jdbc.Driver"
     quote_char: ClassVar[str] = "`"
+    bulk_loader: ClassVar[BulkLoader] = "load_data"
     connection_defaults: dict[str, str] = field(
         default_factory=lambda: {"rewriteBatchedStatements": "true"}
     )
@@ -330,6 +359,14 @@ class MySQLDialect(Dialect):
             f"LINES TERMINATED BY '\\n' ({fields})" + (f" SET {unhex}" if unhex else "")
         )
 
+    def metadata_name(self, table: TableName) -> str:
+        """As given."""
+        return table.name
+
+    def metadata_scope(self, conn: Any, table: TableName) -> tuple[str | None, str | None]:
+        """A MySQL database is a JDBC catalog: the table's, else the connection's; no schema."""
+        return (table.schema or conn.getCatalog()), None
+
     def column_type(self, data_type: DataType, is_key: bool) -> str:
         """MySQL types; a key string is ``VARCHAR(255)`` (TEXT cannot be a key)."""
         if is_key and isinstance(data_type, StringType):
@@ -350,7 +387,7 @@ class MySQLDialect(Dialect):
         )
         return [rename, self.drop_table(old)]
 
-    def merge(
+    def upsert_on_conflict(
         self,
         target: TableName,
         staging: TableName,
@@ -358,7 +395,8 @@ class MySQLDialect(Dialect):
         keys: list[str],
         audit_columns: list[str],
     ) -> str:
-        """Audit columns are assigned first, while the other columns still hold the old values.
+        """``INSERT ... ON DUPLICATE KEY UPDATE``. Audit columns are assigned first, while the
+        other columns still hold the old values.
 
         The existing row is referenced through the target's name and the new one through the
         staging alias ``s`` (not the deprecated ``VALUES()``); MySQL 8 and MariaDB accept both.

@@ -14,20 +14,35 @@ primary key, so the load fails. Only then are the repeated keys looked up, to na
 from __future__ import annotations
 
 import logging
-import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, MapType, StringType, StructType
+from pyspark.sql import DataFrame
 
 from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, jvm_time_zone, sql_state
-from spark_etl.contracts import Contract
 from spark_etl.datasets import _bulk
 from spark_etl.datasets._dialects import TableName, dialect_for
+from spark_etl.datasets._jdbc_commit import commit_staged
+from spark_etl.datasets._jdbc_connection import (
+    HeldConnection,
+    execute,
+    open_connection,
+    server_major_version,
+    server_version,
+    table_exists,
+    unique_column_sets,
+)
+from spark_etl.datasets._jdbc_keys import (
+    duplicate_entry,
+    is_duplicate_key,
+    keep_latest,
+    met_a_key_twice,
+    repeated_in_batch,
+    repeated_in_staging,
+)
+from spark_etl.datasets._jdbc_values import json_to_nested, nested_to_json
 from spark_etl.datasets._streaming import before_commit
 from spark_etl.datasets.base import EtlDataset, check_identifier
 from spark_etl.datasets.exceptions import (
@@ -42,13 +57,6 @@ logger = logging.getLogger(__name__)
 OVERWRITE_STRATEGIES = ("truncate", "replace")
 UPSERT_STATEMENTS = ("on_conflict", "merge")
 _MERGE_SINCE = 15  # PostgreSQL's first version with MERGE
-_MAX_REPORTED_DUPLICATES = 10
-_DUPLICATE_ENTRY = re.compile(r"Duplicate entry '.*?' for key '[^']*'")
-_CARDINALITY_VIOLATION = "21000"  # PostgreSQL: ON CONFLICT DO UPDATE met a key twice
-# MERGE refused what ON CONFLICT settles or names: a key twice in the batch (21000 if it is in
-# the target, 23505 if new), a key another transaction inserted meanwhile (23505), a row
-# another one changed or deleted meanwhile (40001).
-_MERGE_RETRIED_STATES = ("21000", "23505", "40001")
 # SQLState classes of a write the database refused for its data: 21 cardinality, 22 data
 # exception (a value too long, out of range, malformed), 23 integrity constraint.
 _REJECTED_STATES = ("21", "22", "23")
@@ -186,7 +194,7 @@ class JDBCDataset(EtlDataset):
             )
         if statement == "on_conflict":
             return False
-        if self._dialect.name != "postgresql":
+        if not self._dialect.supports_merge:
             raise DatasetConfigError(
                 f"JDBCDataset '{label}': upsert_statement: merge is for PostgreSQL; "
                 f"{self._dialect.name} upserts with ON DUPLICATE KEY UPDATE. Remove the setting."
@@ -214,7 +222,7 @@ class JDBCDataset(EtlDataset):
         with self._translated_errors("read"):
             self._check_connection()
             data = self._spark().read.format("jdbc").options(**options).load()
-        return _json_to_nested(data, self._contract())
+        return json_to_nested(data, self._contract())
 
     # ------------------------------------------------------------------ write
     def save(self, data: DataFrame) -> None:
@@ -240,11 +248,11 @@ class JDBCDataset(EtlDataset):
         target = self._require_table()
         columns = [check_identifier(c, "column") for c in data.columns]
         self._check_keys_present(columns)
-        data = _nested_to_json(data)
+        data = nested_to_json(data)
         if self._write_mode == "upsert" and self._dedup_order_by:
-            data = self._keep_latest(data, columns)
+            data = keep_latest(data, self._key_columns, self._dedup_order_by, columns)
         staging = target.with_name(_staging_name(target.name))
-        held = _HeldConnection(self._open_connection)
+        held = HeldConnection(self._open_connection)
         try:
             with self._translated_errors("write"):
                 self._prepare(held.get(), target, staging, data)
@@ -272,8 +280,8 @@ class JDBCDataset(EtlDataset):
             else:
                 self._load_staging(data, staging, connections)
         except Exception as exc:
-            if self._write_mode == "upsert" and _is_duplicate_key(exc):
-                raise self._repeated_keys(data, _duplicate_entry(exc)) from exc
+            if self._write_mode == "upsert" and is_duplicate_key(exc):
+                raise self._repeated_keys(data, duplicate_entry(exc)) from exc
             raise
 
     def _commits_atomically(self) -> bool:
@@ -282,14 +290,14 @@ class JDBCDataset(EtlDataset):
 
     def _prepare(self, conn: Any, target: TableName, staging: TableName, data: DataFrame) -> None:
         if not self._target_checked:
-            if not self._table_exists(conn, target):
+            if not table_exists(conn, self._dialect, target):
                 if not self._create_table:
                     raise DatasetConfigError(
                         f"Table '{self._table_label()}' does not exist and create_table is "
                         "false: create it, or set create_table: true."
                     )
                 logger.info("Creating table %s from the DataFrame's schema", self._table_label())
-                _execute(conn, self._dialect.create_table(target, data.schema, self._key_columns))
+                execute(conn, self._dialect.create_table(target, data.schema, self._key_columns))
             if self._write_mode == "upsert":
                 self._check_unique_key(conn, target)
             if self._use_merge:
@@ -300,10 +308,10 @@ class JDBCDataset(EtlDataset):
             if replace
             else self._dialect.create_staging(staging, target)
         )
-        _execute(conn, ddl)
+        execute(conn, ddl)
         if self._write_mode == "upsert":
             for sql in self._dialect.key_staging(staging, self._key_columns):
-                _execute(conn, sql)
+                execute(conn, sql)
 
     def _load_staging(
         self, data: DataFrame, staging: TableName, connections: int | None = None
@@ -357,26 +365,17 @@ class JDBCDataset(EtlDataset):
     def _commit_from_staging(
         self, conn: Any, target: TableName, staging: TableName, columns: list[str]
     ) -> None:
-        try:
-            counts = _in_transaction(conn, self._statements(target, staging, columns))
-        except Exception as exc:
-            if not is_jvm_error(exc):
-                raise
-            if not (self._use_merge and sql_state(exc) in _MERGE_RETRIED_STATES):
-                raise self._commit_refused(conn, staging, exc) from exc
-            logger.info(
-                "MERGE into %s refused (%s); committing with INSERT ... ON CONFLICT instead",
-                self._table_label(),
-                java_error_chain(exc)[0],
-            )
-            try:
-                counts = _in_transaction(
-                    conn, self._statements(target, staging, columns, merge=False)
-                )
-            except Exception as again:
-                if not is_jvm_error(again):
-                    raise
-                raise self._commit_refused(conn, staging, again) from again
+        """Move the staged batch into the target in one transaction (see :func:`commit_staged`:
+        an upsert's ``MERGE`` that the database refuses is done again with ``ON CONFLICT``)."""
+        counts = commit_staged(
+            conn,
+            self._statements(target, staging, columns),
+            on_conflict=(
+                self._statements(target, staging, columns, merge=False) if self._use_merge else None
+            ),
+            refused=lambda exc: self._commit_refused(conn, staging, exc),
+            table=self._table_label(),
+        )
         logger.info(
             "Wrote to %s (mode %s): %s rows affected",
             self._table_label(),
@@ -386,17 +385,22 @@ class JDBCDataset(EtlDataset):
 
     def _commit_refused(self, conn: Any, staging: TableName, exc: Exception) -> Exception:
         """The error to raise for a commit the database refused (rolled back)."""
-        if self._write_mode == "upsert" and sql_state(exc) == _CARDINALITY_VIOLATION:
-            return self._duplicate_keys_found(conn, staging, java_error_chain(exc)[0])
+        if self._write_mode == "upsert" and met_a_key_twice(exc):
+            return repeated_in_staging(
+                conn,
+                self._dialect,
+                staging,
+                self._key_columns,
+                table=self._table_label(),
+                database_says=java_error_chain(exc)[0],
+            )
         return self._rejected(exc)
 
     def _check_merge_supported(self, conn: Any) -> None:
-        meta = conn.getMetaData()
-        version = int(meta.getDatabaseMajorVersion())
-        if version < _MERGE_SINCE:
+        if server_major_version(conn) < _MERGE_SINCE:
             raise DatasetConfigError(
                 f"upsert_statement: merge of '{self._table_label()}' needs PostgreSQL "
-                f"{_MERGE_SINCE} or later; the server runs {meta.getDatabaseProductVersion()}. "
+                f"{_MERGE_SINCE} or later; the server runs {server_version(conn)}. "
                 "Remove the setting (INSERT ... ON CONFLICT is the default)."
             )
 
@@ -408,65 +412,18 @@ class JDBCDataset(EtlDataset):
             keys, audit = self._key_columns, self._audit_columns
             use_merge = self._use_merge if merge is None else merge
             if use_merge:
-                return [dialect.merge_statement(target, staging, columns, keys, audit)]
-            return [dialect.merge(target, staging, columns, keys, audit)]
+                return [dialect.upsert_merge(target, staging, columns, keys, audit)]
+            return [dialect.upsert_on_conflict(target, staging, columns, keys, audit)]
         if self._write_mode == "append":
             return [dialect.insert_select(target, staging, columns)]
         if self._overwrite_strategy == "replace":
             return dialect.replace_table(target, staging, target.with_name(_staging_name("old")))
         return [dialect.delete_all(target), dialect.insert_select(target, staging, columns)]
 
-    def _keep_latest(self, data: DataFrame, columns: list[str]) -> DataFrame:
-        order = self._dedup_order_by
-        if order not in columns:
-            raise DatasetConfigError(
-                f"dedup_order_by column '{order}' is not in the data; columns: {', '.join(columns)}"
-            )
-        ordering = [F.col(order).desc_nulls_last()] + [
-            F.col(c).desc_nulls_last() for c in columns if c != order
-        ]
-        window = Window.partitionBy(*self._key_columns).orderBy(*ordering)
-        return (
-            data.withColumn("__spark_etl_rank", F.row_number().over(window))
-            .filter("__spark_etl_rank = 1")
-            .drop("__spark_etl_rank")
-        )
-
-    def _duplicate_keys_found(
-        self, conn: Any, staging: TableName, database_says: str
-    ) -> WriteRejectedError:
-        """The merge refused a key repeated in the batch: name the keys from the staged rows."""
-        rows = _query(
-            conn, self._dialect.duplicate_keys(staging, self._key_columns, _MAX_REPORTED_DUPLICATES)
-        )
-        return self._duplicates_error([tuple(row) for row in rows], database_says)
-
     def _repeated_keys(self, data: DataFrame, database_says: str) -> WriteRejectedError:
-        """The staging table refused a key twice while loading: name the keys from the batch
-        (the error path only; the database's own message covers keys equal only under its
-        collation, such as 'A' and 'a')."""
-        rows = (
-            data.groupBy(*self._key_columns)
-            .count()
-            .filter("count > 1")
-            .orderBy(*self._key_columns)
-            .limit(_MAX_REPORTED_DUPLICATES)
-            .collect()
-        )
-        return self._duplicates_error([tuple(row) for row in rows], database_says)
-
-    def _duplicates_error(
-        self, rows: list[tuple[Any, ...]], database_says: str
-    ) -> WriteRejectedError:
-        shown = "; ".join(
-            ", ".join(f"{k}={v!r}" for k, v in zip(self._key_columns, row, strict=False))
-            + f" ({row[-1]}x)"
-            for row in rows
-        )
-        return WriteRejectedError(
-            f"Upsert into '{self._table_label()}' rejected, nothing written: the batch holds "
-            f"the same key more than once ({shown or database_says}). Deduplicate upstream, or "
-            "set dedup_order_by to keep the latest row per key."
+        """The load into the staging table refused a key twice: the error naming the keys."""
+        return repeated_in_batch(
+            data, self._key_columns, table=self._table_label(), database_says=database_says
         )
 
     def _check_keys_present(self, columns: list[str]) -> None:
@@ -479,7 +436,7 @@ class JDBCDataset(EtlDataset):
 
     def _check_unique_key(self, conn: Any, target: TableName) -> None:
         wanted = {c.lower() for c in self._key_columns}
-        if wanted not in self._unique_column_sets(conn, target):
+        if wanted not in unique_column_sets(conn, self._dialect, target):
             raise DatasetConfigError(
                 f"Upsert into '{self._table_label()}' needs key_columns {self._key_columns} to be "
                 "its primary key or a unique index; add one (ALTER TABLE ... ADD PRIMARY KEY) or "
@@ -491,39 +448,7 @@ class JDBCDataset(EtlDataset):
         if self._table is None:
             return True
         with self._translated_errors("check"), self._connection() as conn:
-            return self._table_exists(conn, self._require_table())
-
-    def _table_exists(self, conn: Any, table: TableName) -> bool:
-        catalog, schema = self._meta_scope(conn, table)
-        meta = conn.getMetaData()
-        for name in {table.name, table.name.lower()}:
-            rs = meta.getTables(catalog, schema, name, None)
-            try:
-                if rs.next():
-                    return True
-            finally:
-                rs.close()
-        return False
-
-    def _unique_column_sets(self, conn: Any, table: TableName) -> list[set[str]]:
-        catalog, schema = self._meta_scope(conn, table)
-        meta = conn.getMetaData()
-        name = table.name if self._dialect.name == "mysql" else table.name.lower()
-        found: dict[str, set[str]] = {}
-        rs = meta.getIndexInfo(catalog, schema, name, True, False)
-        try:
-            while rs.next():
-                column = rs.getString("COLUMN_NAME")
-                if column:
-                    found.setdefault(rs.getString("INDEX_NAME"), set()).add(column.lower())
-        finally:
-            rs.close()
-        return list(found.values())
-
-    def _meta_scope(self, conn: Any, table: TableName) -> tuple[str | None, str | None]:
-        if self._dialect.name == "mysql":
-            return (table.schema or conn.getCatalog()), None
-        return None, (table.schema or "public")
+            return table_exists(conn, self._dialect, self._require_table())
 
     def _describe(self) -> dict[str, Any]:
         return {
@@ -556,30 +481,24 @@ class JDBCDataset(EtlDataset):
             conn.close()
 
     def _open_connection(self, extra: dict[str, str] | None = None) -> Any:
-        jvm = jvm_of(self._spark())
-        jvm.org.apache.spark.sql.execution.datasources.jdbc.DriverRegistry.register(
-            self._dialect.driver
+        return open_connection(
+            self._spark(), self._dialect, self._url, {**self._credentials, **(extra or {})}
         )
-        props = jvm.java.util.Properties()
-        settings = {**self._dialect.connection_defaults, **self._credentials, **(extra or {})}
-        for key, value in settings.items():
-            props.setProperty(key, value)
-        return jvm.java.sql.DriverManager.getConnection(self._url, props)
 
     def _check_connection(self) -> None:
         """Connect once on the driver, so a down server, a bad password or a missing table is
         named plainly rather than deep in a Spark stack trace."""
         with self._connection() as conn:
-            if self._table is not None and not self._table_exists(conn, self._table):
+            if self._table is not None and not table_exists(conn, self._dialect, self._table):
                 raise DatasetConfigError(
                     f"Table '{self._table_label()}' does not exist in {self._dialect.name} at "
                     f"{_host_of(self._url)}: check the catalog's table name, or run the pipeline "
                     "that creates it first."
                 )
 
-    def _drop_quietly(self, held: _HeldConnection, staging: TableName) -> None:
+    def _drop_quietly(self, held: HeldConnection, staging: TableName) -> None:
         try:
-            _execute(held.get(), self._dialect.drop_table(staging))
+            execute(held.get(), self._dialect.drop_table(staging))
         except Exception as exc:
             if not is_jvm_error(exc):
                 raise
@@ -631,96 +550,6 @@ class JDBCDataset(EtlDataset):
         return None
 
 
-class _HeldConnection:
-    """The driver's connection for one write's statements, opened when first needed and
-    opened anew if the server closed it while Spark loaded the staging table."""
-
-    _VALID_TIMEOUT_S = 5
-
-    def __init__(self, open_connection: Callable[[], Any]) -> None:
-        self._open = open_connection
-        self._conn: Any = None
-
-    def get(self) -> Any:
-        if self._conn is not None and not self._conn.isValid(self._VALID_TIMEOUT_S):
-            self.close()
-        if self._conn is None:
-            self._conn = self._open()
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is None:
-            return
-        try:
-            self._conn.close()
-        except Exception as exc:  # a broken connection cannot fail the write after its commit
-            logger.debug("Closing a JDBC connection failed: %s", exc)
-        self._conn = None
-
-
-def _in_transaction(conn: Any, statements: list[str]) -> list[int]:
-    """Run ``statements`` in one transaction (rolled back if one fails); their update counts."""
-    conn.setAutoCommit(False)
-    try:
-        counts = [_execute(conn, sql) for sql in statements]
-        conn.commit()
-        return counts
-    except Exception:
-        conn.rollback()
-        raise
-    finally:
-        _autocommit_again(conn)
-
-
-def _autocommit_again(conn: Any) -> None:
-    """Back to autocommit for the statements after a commit; a connection that broke meanwhile
-    is opened anew by :class:`_HeldConnection` (its error is not the write's)."""
-    try:
-        conn.setAutoCommit(True)
-    except Exception as exc:
-        if not is_jvm_error(exc):
-            raise
-        logger.debug("Could not restore autocommit: %s", java_error_chain(exc)[0])
-
-
-def _duplicate_entry(exc: Exception) -> str:
-    """The database's words for the repeated key (``Duplicate entry 'k' for key 'PRIMARY'``)."""
-    for line in java_error_chain(exc):
-        found = _DUPLICATE_ENTRY.search(line)
-        if found:
-            return found.group(0)
-    return "a unique-key violation in the staging table"
-
-
-def _is_duplicate_key(exc: Exception) -> bool:
-    """A unique-key violation (SQLState 23000 with MySQL's 'Duplicate entry', or 23505)."""
-    state = sql_state(exc) or ""
-    return state == "23505" or (
-        state == "23000" and "Duplicate entry" in " ".join(java_error_chain(exc))
-    )
-
-
-def _execute(conn: Any, sql: str) -> int:
-    statement = conn.createStatement()
-    try:
-        return int(statement.executeUpdate(sql))
-    finally:
-        statement.close()
-
-
-def _query(conn: Any, sql: str) -> list[tuple[Any, ...]]:
-    statement = conn.createStatement()
-    try:
-        rs = statement.executeQuery(sql)
-        width = rs.getMetaData().getColumnCount()
-        rows = []
-        while rs.next():
-            rows.append(tuple(rs.getString(i) for i in range(1, width + 1)))
-        return rows
-    finally:
-        statement.close()
-
-
 def _checked_table(text: str) -> TableName:
     table = TableName.parse(text)
     check_identifier(table.name, "table name")
@@ -729,36 +558,8 @@ def _checked_table(text: str) -> TableName:
     return table
 
 
-def _json_to_nested(data: DataFrame, contract: Contract | None) -> DataFrame:
-    """Maps, arrays and structs were stored as JSON text (jsonb / JSON): read them back as the
-    contract's types, so what a save wrote is what a load returns."""
-    if contract is None:
-        return data
-    wanted = {f.name: f.dataType for f in contract.spark_schema.fields}
-    nested = (MapType, ArrayType, StructType)
-    for field in data.schema.fields:
-        target = wanted.get(field.name)
-        if isinstance(target, nested) and isinstance(field.dataType, StringType):
-            data = data.withColumn(
-                field.name, F.from_json(F.col(field.name), target.simpleString())
-            )
-    return data
-
-
 def _staging_name(table: str) -> str:
     return f"{table[:40]}__stg_{uuid.uuid4().hex[:12]}"
-
-
-def _nested_to_json(data: DataFrame) -> DataFrame:
-    """Maps, arrays and structs become JSON text (``jsonb``/``JSON`` columns in the database)."""
-    nested = [
-        f.name
-        for f in data.schema.fields
-        if isinstance(f.dataType, MapType | ArrayType | StructType)
-    ]
-    if not nested:
-        return data
-    return data.withColumns({name: F.to_json(F.col(name)) for name in nested})
 
 
 def _host_of(url: str) -> str:

@@ -13,35 +13,25 @@ Writes encode the contract's fields as Avro values (``to_avro``), with a key.
 
 from __future__ import annotations
 
-import json
-import logging
-import operator
-import uuid
-from datetime import datetime
-from functools import reduce
 from typing import Any, ClassVar, Literal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.avro.functions import from_avro, to_avro
 from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl._jvm import java_error_chain, jvm_of
-from spark_etl.contracts import Contract, conform, deadletter
+from spark_etl.contracts import Contract, conform
 from spark_etl.contracts.guards import guard
-from spark_etl.datasets._streaming import AfterBatch, after_each_batch, trigger_args
+from spark_etl.datasets._kafka_codec import ValueCodec, ValueFormat, WireFormat, undecoded
+from spark_etl.datasets._kafka_dead_letters import UndecodableValues
+from spark_etl.datasets._kafka_options import choice, offset_options, security_options
 from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
     DatasetConfigError,
     SourceUnavailableError,
-    UndecodableRecordsError,
 )
 
-logger = logging.getLogger(__name__)
-
-ValueFormat = Literal["avro", "json"]
-WireFormat = Literal["plain", "confluent"]
 SYSTEM_COLUMNS = (
     "kafka_key",
     "kafka_topic",
@@ -50,9 +40,6 @@ SYSTEM_COLUMNS = (
     "kafka_timestamp",
     "kafka_headers",
 )
-_CONFLUENT_MAGIC = b"\x00"
-_CONFLUENT_HEADER = 5
-_REPORTED_CORRUPT = 5
 _UNREACHABLE = (
     "TimeoutException",
     "Timed out waiting",
@@ -190,15 +177,17 @@ class KafkaDataset(EtlDataset):
             raise DatasetConfigError(
                 f"KafkaDataset at {bootstrap_servers}: give either 'topic' or 'topic_pattern'."
             )
-        self._value_format = _choice("value_format", value_format, ("avro", "json"))
-        self._wire = _choice("wire_format", wire_format, ("plain", "confluent"))
-        self._schema_id = schema_id
+        self._codec = ValueCodec(
+            choice("value_format", value_format, ("avro", "json")),
+            choice("wire_format", wire_format, ("plain", "confluent")),
+            schema_id,
+        )
         self._key_column = key_column
         self._headers_column = headers_column
-        self._offsets = _offset_options(
+        self._offsets = offset_options(
             starting_offsets, ending_offsets, starting_timestamp, ending_timestamp
         )
-        self._on_decode_error = _choice("on_decode_error", on_decode_error, ("dead_letter", "fail"))
+        self._on_decode_error = choice("on_decode_error", on_decode_error, ("dead_letter", "fail"))
         self._credentials = dict(credentials or {})
         if not (metadata or {}).get("schema"):
             raise DatasetConfigError(
@@ -227,104 +216,69 @@ class KafkaDataset(EtlDataset):
         reader = spark.readStream if self._stream else spark.read
         with self._translated_errors("read"):
             raw = reader.format("kafka").options(**self._source_options()).load()
-        decoded = raw.select("*", _decoded_once(self._decode(contract)).alias("_record"))
-        broken = _undecoded(contract)
+        decoded = self._codec.decoded(raw, contract)
+        broken = undecoded(contract)
         present = decoded.filter(F.col("value").isNotNull())
+        undecodable = self._undecodable_values(contract)
         if not self._stream:
-            self._handle_corrupt(present.filter(broken))
+            undecodable.route_batch(present.filter(broken), fail=self._on_decode_error == "fail")
             good = present.filter(~broken)
         elif self._on_decode_error == "dead_letter":
-            return self._observe_undecodable(present, broken)
+            return self._routed_within_stream(present, broken, undecodable)
         else:  # fail: the stream's own job fails on its first undecodable value
             good = guard(
                 present,
                 f"undecodable value in Kafka '{self._where}'",
                 [broken],
-                self._undecodable,
+                undecodable.error,
                 every_row=True,  # a later filter on a (null) field must not skip the check
                 where=F.format_string("%s/%d@%d", "topic", "partition", "offset"),
             )
         return good.select("_record.*", *self._system_columns())
 
-    def _observe_undecodable(self, present: DataFrame, broken: Column) -> DataFrame:
-        """A stream notes where its undecodable values are as it decodes them (no second read
-        of the topic); the query that writes the stream routes them after each micro-batch
-        (:meth:`_route_undecodable`), or a side query does (:meth:`_stream_dead_letters`).
+    def _undecodable_values(self, contract: Contract) -> UndecodableValues:
+        """What the routings of undecodable values need from this dataset."""
+        return UndecodableValues(
+            codec=self._codec,
+            contract=contract,
+            schema=(self.metadata or {})["schema"],
+            topics=self._where,
+            consumer=self._consumer_options(),
+            read_kafka=self._read_kafka,
+            translated_errors=self._translated_errors,
+            streaming=self._streaming,
+        )
 
-        The flag is computed with the record's columns, in generated code; the observation,
-        which Spark evaluates row by row, only tests it (measured: testing the record's fields
-        there instead tripled the decoding stage's time)."""
-        name = f"spark_etl_undecodable_{uuid.uuid4().hex}"
-        flag = "_spark_etl_undecodable"
-        flat = present.select("_record.*", *self._system_columns(), broken.alias(flag))
-        where = F.struct(
-            F.col("kafka_topic").alias("topic"),
-            F.col("kafka_partition").alias("partition"),
-            F.col("kafka_offset").alias("offset"),
-        )
-        observed = flat.observe(
-            name, F.to_json(F.collect_set(F.when(F.col(flag), where))).alias("undecodable")
-        )
-        after_each_batch(
-            AfterBatch(
-                name=name,
-                owner=f"KafkaDataset '{self._where}'",
-                run=self._route_undecodable,
-                fallback=lambda: self._stream_dead_letters(present.filter(broken)),
-            )
-        )
-        return observed.filter(~F.col(flag)).drop(flag)
+    def _routed_within_stream(
+        self, present: DataFrame, broken: Column, undecodable: UndecodableValues
+    ) -> DataFrame:
+        """The stream, its undecodable values routed within each micro-batch of the query that
+        writes it, or by a side query (kept in :attr:`dead_letter_query`) for one that cannot."""
 
-    def _route_undecodable(self, observed: dict[str, Any], batch_id: int) -> None:
-        """Send the undecodable values a micro-batch met to the dead letters: read back the
-        offsets it noted (the span of each partition's, decoded again) and route those."""
-        found = json.loads(observed.get("undecodable") or "[]")
-        if not found:
-            return
-        spans: dict[str, dict[str, list[int]]] = {}
-        for item in found:
-            span = spans.setdefault(item["topic"], {}).setdefault(
-                str(item["partition"]), [item["offset"], item["offset"]]
-            )
-            span[0], span[1] = min(span[0], item["offset"]), max(span[1], item["offset"])
+        def side_query() -> None:
+            self.dead_letter_query = undecodable.side_query(present.filter(broken))
+
+        return undecodable.observe_stream(
+            present, broken, self._system_columns(), fallback=side_query
+        )
+
+    def _consumer_options(self) -> dict[str, str]:
+        """The options of any batch read of the brokers: the consumer's own (``kafka.*`` of
+        ``load_args``), SASL, the bootstrap servers."""
         consumer = stringify_options(self._load_args)
-        options = {
+        return {
             **{k: v for k, v in consumer.items() if k.startswith("kafka.")},
-            **self._security_options(),
+            **security_options(self._credentials),
             "kafka.bootstrap.servers": self._bootstrap,
-            "assign": json.dumps({t: sorted(int(p) for p in ps) for t, ps in spans.items()}),
-            "startingOffsets": json.dumps(
-                {t: {p: lo for p, (lo, _) in ps.items()} for t, ps in spans.items()}
-            ),
-            "endingOffsets": json.dumps(
-                {t: {p: hi + 1 for p, (_, hi) in ps.items()} for t, ps in spans.items()}
-            ),
         }
-        contract = self._require_contract()
-        with self._translated_errors("read back undecodable values of"):
-            raw = self._spark().read.format("kafka").options(**options).load()
-            decoded = raw.select("*", _decoded_once(self._decode(contract)).alias("_record"))
-            corrupt = decoded.filter(F.col("value").isNotNull()).filter(_undecoded(contract))
-            self._send_dead_letters(corrupt)
-        logger.info(
-            "Routed %d undecodable value(s) of micro-batch %d of Kafka '%s' to the dead letters",
-            len(found),
-            batch_id,
-            self._where,
-        )
 
-    def _undecodable(self, where: str) -> UndecodableRecordsError:
-        return UndecodableRecordsError(
-            f"KafkaDataset '{self._where}': values at {where} cannot be decoded as "
-            f"{self._value_format} records of contract '{(self.metadata or {})['schema']}' "
-            f"({self._wire} wire format). Fix the producer, or set on_decode_error: "
-            "dead_letter to route them to the dead-letter queue."
-        )
+    def _read_kafka(self, options: dict[str, str]) -> DataFrame:
+        return self._spark().read.format("kafka").options(**options).load()
 
     def _source_options(self) -> dict[str, str]:
         options = {
             **stringify_options(self._load_args),
-            **self._security_options(),
+            **security_options(self._credentials),
             **self._offsets,
             "kafka.bootstrap.servers": self._bootstrap,
             "includeHeaders": "true",
@@ -341,26 +295,6 @@ class KafkaDataset(EtlDataset):
             options["subscribe"] = ",".join(self._topics)
         return options
 
-    def _decode(self, contract: Contract) -> Column:
-        payload = F.col("value")
-        if self._wire == "confluent":
-            payload = F.expr(f"substring(value, {_CONFLUENT_HEADER + 1})")
-        if self._value_format == "json":
-            record = F.from_json(
-                payload.cast("string"), contract.spark_schema, {"mode": "PERMISSIVE"}
-            )
-        else:
-            record = from_avro(payload, contract.avro_json, {"mode": "PERMISSIVE"})
-        if self._wire == "confluent":
-            record = F.when(self._confluent_header_ok(), record)
-        return record
-
-    def _confluent_header_ok(self) -> Column:
-        ok = F.expr("substring(value, 1, 1)") == F.lit(bytearray(_CONFLUENT_MAGIC))
-        if self._schema_id is not None:
-            ok = ok & (F.expr("substring(value, 2, 4)") == F.lit(_schema_id_bytes(self._schema_id)))
-        return ok & (F.length("value") > _CONFLUENT_HEADER)
-
     @staticmethod
     def _system_columns() -> list[Column]:
         return [
@@ -372,70 +306,6 @@ class KafkaDataset(EtlDataset):
             F.col("headers").alias("kafka_headers"),
         ]
 
-    def _reason(self) -> Column:
-        return F.format_string(
-            f"undecodable {self._value_format} value ({self._wire} wire format) at topic %s "
-            "partition %d offset %d",
-            "topic",
-            "partition",
-            "offset",
-        )
-
-    def _send_dead_letters(self, corrupt: DataFrame) -> None:
-        deadletter.send(
-            corrupt,
-            payload=F.col("value"),
-            error=self._reason(),
-            stage="extract",
-            dataset=f"kafka:{self._where}",
-        )
-
-    def _handle_corrupt(self, corrupt: DataFrame) -> None:
-        """A batch read: route the undecodable values, or halt naming the first ones."""
-        if self._on_decode_error == "dead_letter":
-            self._send_dead_letters(corrupt)
-            return
-        found = corrupt.select("topic", "partition", "offset").limit(_REPORTED_CORRUPT).collect()
-        if found:
-            raise self._undecodable(", ".join(f"{r.topic}/{r.partition}@{r.offset}" for r in found))
-
-    def _stream_dead_letters(self, corrupt: DataFrame) -> None:
-        """A side query that sends each micro-batch's undecodable values to dead letters (for
-        a stream written by a query that cannot route them itself: it reads the topic again)."""
-        if self._streaming is None:
-            raise DatasetConfigError(
-                f"KafkaDataset '{self._where}': its stream is written by a sink that cannot "
-                "route undecodable values within each micro-batch (Spark's file sink, or a "
-                "query outside spark-etl), so a side query routes them, which needs a "
-                "checkpoint: add streaming: {checkpoint_location: ..., trigger: ...} to its "
-                "catalog entry, or set on_decode_error: fail."
-            )
-        letters = corrupt.select(F.col("value"), self._reason().alias("_reason"))
-        dataset = f"kafka:{self._where}"
-
-        def send(batch: DataFrame, batch_id: int) -> None:
-            if batch.isEmpty():  # the usual case: no write, no empty commit in the queue
-                return
-            deadletter.send(
-                batch,
-                payload=F.col("value"),
-                error=F.col("_reason"),
-                stage="extract",
-                dataset=dataset,
-            )
-
-        self.dead_letter_query = self._side_query(letters, send)
-
-    def _side_query(self, data: DataFrame, handle: Any) -> StreamingQuery:
-        settings = self._streaming
-        assert settings is not None  # the constructor requires it for dead letters
-        return (
-            data.writeStream.foreachBatch(handle)
-            .option("checkpointLocation", settings.checkpoint_location)
-            .trigger(**trigger_args(settings.trigger))
-            .start()
-        )
-
     # ---- save ----------------------------------------------------------------------------
     def _save_batch(self, data: DataFrame) -> None:
         contract = self._require_contract()
@@ -443,7 +313,8 @@ class KafkaDataset(EtlDataset):
             raise DatasetConfigError(
                 f"KafkaDataset '{self._where}': a write needs exactly one 'topic'."
             )
-        columns = [self._encode(conform(data, contract), contract).alias("value")]
+        value = self._codec.encode(conform(data, contract), contract, self._where)
+        columns = [value.alias("value")]
         key = self._key()
         if key is not None:
             columns.insert(0, key.alias("key"))
@@ -454,28 +325,12 @@ class KafkaDataset(EtlDataset):
             .write.format("kafka")
             .options(
                 **stringify_options(self._save_args),
-                **self._security_options(),
+                **security_options(self._credentials),
                 **{"kafka.bootstrap.servers": self._bootstrap, "topic": self._topics[0]},
             )
         )
         with self._translated_errors("write"):
             writer.save()
-
-    def _encode(self, conformed: DataFrame, contract: Contract) -> Column:
-        record = F.struct(*[conformed[c] for c in conformed.columns])
-        if self._value_format == "json":
-            value = F.to_json(record).cast("binary")
-        else:
-            value = to_avro(record, contract.avro_json)
-        if self._wire == "confluent":
-            if self._schema_id is None:
-                raise DatasetConfigError(
-                    f"KafkaDataset '{self._where}': wire_format confluent needs schema_id, the "
-                    "id the schema registry gave this schema."
-                )
-            header = bytearray(_CONFLUENT_MAGIC + _schema_id_bytes(self._schema_id))
-            value = F.concat(F.lit(header), value)
-        return value
 
     def _key(self) -> Column | None:
         if self._write_mode == "upsert":
@@ -490,24 +345,6 @@ class KafkaDataset(EtlDataset):
         contract = self._contract()
         assert contract is not None  # the constructor requires metadata.schema
         return contract
-
-    def _security_options(self) -> dict[str, str]:
-        creds = self._credentials
-        if not creds:
-            return {}
-        options = {"kafka.security.protocol": str(creds.get("security_protocol", "SASL_SSL"))}
-        mechanism = str(creds.get("sasl_mechanism", "PLAIN"))
-        options["kafka.sasl.mechanism"] = mechanism
-        module = (
-            "org.apache.kafka.common.security.scram.ScramLoginModule"
-            if mechanism.startswith("SCRAM")
-            else "org.apache.kafka.common.security.plain.PlainLoginModule"
-        )
-        options["kafka.sasl.jaas.config"] = (
-            f'{module} required username="{creds.get("username", "")}" '
-            f'password="{creds.get("password", "")}";'
-        )
-        return options
 
     def _check_topics_exist(self) -> None:
         if self._pattern:
@@ -525,7 +362,7 @@ class KafkaDataset(EtlDataset):
         props.put("bootstrap.servers", self._bootstrap)
         props.put("default.api.timeout.ms", str(self._load_args["kafka.default.api.timeout.ms"]))
         props.put("request.timeout.ms", str(self._load_args["kafka.request.timeout.ms"]))
-        for key, value in self._security_options().items():
+        for key, value in security_options(self._credentials).items():
             props.put(key.removeprefix("kafka."), value)
         with self._translated_errors("list topics of"):
             admin = jvm.org.apache.kafka.clients.admin.Admin.create(props)
@@ -550,8 +387,8 @@ class KafkaDataset(EtlDataset):
             "bootstrap_servers": self._bootstrap,
             "topics": self._topics,
             "topic_pattern": self._pattern,
-            "value_format": self._value_format,
-            "wire_format": self._wire,
+            "value_format": self._codec.value_format,
+            "wire_format": self._codec.wire,
             "offsets": self._offsets,
             **super()._describe(),
         }
@@ -570,67 +407,3 @@ class KafkaDataset(EtlDataset):
                 "`make services`)"
             )
         return None
-
-
-def _decoded_once(record: Column) -> Column:
-    """``record`` made non-deterministic (behind a task constant), so that the optimiser keeps
-    it in its own projection: otherwise it pushes the filters on the record (undecodable or
-    not, the contract's checks) beneath that projection, putting a copy of the decoder into each
-    of their conditions, and every value is decoded several times (measured: the stream's
-    decoding stage took twice as long)."""
-    return F.when(F.spark_partition_id() >= 0, record)
-
-
-def _undecoded(contract: Contract) -> Column:
-    """True where decoding failed.
-
-    Spark's PERMISSIVE mode yields a record of nulls for a value it cannot decode, and a decoded
-    Avro record never holds null in a field whose type is not a null union. A contract without
-    such fields counts an all-null record as undecodable.
-    """
-    record = F.col("_record")
-    if contract.required:
-        failed = reduce(operator.or_, [record[f].isNull() for f in contract.required])
-    else:
-        failed = reduce(operator.and_, [record[f].isNull() for f in contract.avro_field_names])
-    return record.isNull() | failed
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> Any:
-    if value not in allowed:
-        raise DatasetConfigError(
-            f"KafkaDataset: unknown {name} '{value}'; use one of {', '.join(allowed)}."
-        )
-    return value
-
-
-def _offset_options(
-    start: str | dict[str, Any],
-    end: str | dict[str, Any],
-    start_ts: int | str | None,
-    end_ts: int | str | None,
-) -> dict[str, str]:
-    options = {
-        "startingOffsets": start if isinstance(start, str) else json.dumps(start),
-        "endingOffsets": end if isinstance(end, str) else json.dumps(end),
-    }
-    if start_ts is not None:
-        options["startingTimestamp"] = str(_epoch_ms(start_ts))
-    if end_ts is not None:
-        options["endingTimestamp"] = str(_epoch_ms(end_ts))
-    return options
-
-
-def _epoch_ms(value: int | str) -> int:
-    if isinstance(value, int):
-        return value
-    try:
-        return int(datetime.fromisoformat(value).timestamp() * 1000)
-    except ValueError as exc:
-        raise DatasetConfigError(
-            f"KafkaDataset: timestamp '{value}' is neither epoch milliseconds nor ISO-8601."
-        ) from exc
-
-
-def _schema_id_bytes(schema_id: int) -> bytearray:
-    return bytearray(schema_id.to_bytes(4, "big"))
