@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 from bench import data
 from bench.streaming import EXAMPLE, StreamPlan, run_stream
 from spark_etl.contracts import default_registry, guarded, use_registry
-from spark_etl.contracts.quality import QualityRules, check_in_job, expect_save
+from spark_etl.contracts.quality import QualityRules, expect_save, set_guarding_sinks
 from spark_etl.datasets import JDBCDataset, S3Dataset
 from spark_etl.runtime.spark import get_spark
 from spark_etl.stack import read_local_stack
@@ -197,7 +197,7 @@ def bench_batch_simple(
         dataset=name,
     )
 
-    check_in_job({name})  # as the contract hook does for a spark-etl sink in the catalog
+    set_guarding_sinks({name})  # as the contract hook does for a spark-etl sink in the catalog
 
     def framework(checked: bool) -> None:
         events = S3Dataset(path=source, credentials=creds).load()

@@ -17,6 +17,16 @@ from pyspark.sql import Observation, SparkSession
 logger = logging.getLogger(__name__)
 
 _MAX_DEPTH = 20
+#: Java exception names and message words of a server that did not answer, whatever the system:
+#: each dataset adds its client's own, the runtime classifies them as transient.
+UNREACHABLE = (
+    "java.net.ConnectException",
+    "java.net.SocketTimeoutException",
+    "java.net.NoRouteToHostException",
+    "java.net.UnknownHostException",
+    "Connection refused",
+    "Connection reset",
+)
 #: How many of the latest SQL executions are searched for a write's metrics.
 _RECENT_EXECUTIONS = 20
 

@@ -15,9 +15,14 @@ from pyspark.sql import functions as F
 
 from spark_etl.contracts import ContractViolationError, default_registry, guarded, guards
 from spark_etl.contracts.exceptions import GuardFiredError
-from spark_etl.contracts.quality import QualityRules, check_in_job, expect_save, report_pending
+from spark_etl.contracts.quality import (
+    QualityRules,
+    expect_save,
+    report_pending,
+    set_guarding_sinks,
+)
 from spark_etl.datasets import JDBCDataset, S3Dataset
-from spark_etl.runtime.errors import classify
+from spark_etl.runtime.classify import classify
 from spark_etl.runtime.runner import _check_failure
 
 DDL = (
@@ -118,7 +123,7 @@ def test_overwrite_replaces_the_old_files_partitions_included(
 def test_quality_rules_run_in_the_write_and_are_reported_after_it(
     spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    check_in_job({"scores"})
+    set_guarding_sinks({"scores"})
     rules = QualityRules(
         [
             {"rule": "not_null", "columns": ["id"]},
@@ -164,7 +169,7 @@ def test_quality_rules_run_in_the_write_and_are_reported_after_it(
 
 
 def test_rules_of_a_sink_that_cannot_abort_run_before_the_save(spark: SparkSession) -> None:
-    check_in_job(set())  # e.g. a MemoryDataset or a kedro-datasets sink
+    set_guarding_sinks(set())  # e.g. a MemoryDataset or a kedro-datasets sink
     expect_save("other")  # ignored: the sink cannot abort its write
     rules = QualityRules([{"rule": "not_null", "columns": ["id"]}], dataset="other")
     bad = spark.createDataFrame([(None, 2.0)], "id string, score double")
@@ -215,7 +220,7 @@ def test_a_source_that_changed_before_the_report_is_said_so(
         credentials=pg_credentials,
     )
     rules = QualityRules([{"rule": "not_null", "columns": ["user_id"]}], dataset="users")
-    check_in_job({"users"})
+    set_guarding_sinks({"users"})
     expect_save("users")
     checked = rules.validate(table.load())
     with pytest.raises(Exception) as info:

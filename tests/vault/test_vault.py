@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from omegaconf import OmegaConf
 
 from spark_etl.cli import cli
-from spark_etl.runtime.errors import classify
+from spark_etl.runtime.classify import classify
 from spark_etl.vault import (
     InvalidSecretIdError,
     MasterKeyMissingError,

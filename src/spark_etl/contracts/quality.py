@@ -33,7 +33,6 @@ structured ``quality_check`` event with its outcome.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -41,10 +40,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from kedro.validation.exceptions import CheckFailure, DataValidationError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
+from spark_etl._durations import duration
 from spark_etl._jvm import observed
 from spark_etl.contracts import deadletter
 from spark_etl.contracts.exceptions import GuardFiredError
@@ -53,8 +61,6 @@ from spark_etl.contracts.guards import guard
 logger = logging.getLogger(__name__)
 
 Severity = Literal["warn", "drop", "fail"]
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _EXAMPLES = 5
 
 
@@ -174,21 +180,24 @@ class RowCount(_DatasetRule):
         return f"row_count({self.min}..{self.max})"
 
 
+def _checked_duration(text: str) -> str:
+    duration(text)  # raises, saying how to write one
+    return text
+
+
 class Freshness(_DatasetRule):
     """The newest value of the timestamp ``column`` is at most ``max_age`` old (``30m``, ``7d``)."""
 
     rule: Literal["freshness"]
     column: str
-    max_age: str = Field(pattern=_DURATION.pattern)
+    max_age: Annotated[str, AfterValidator(_checked_duration)]
 
     def label(self) -> str:
         return f"freshness({self.column}, {self.max_age})"
 
     def max_delta(self) -> timedelta:
         """``max_age`` as a timedelta."""
-        match = _DURATION.match(self.max_age)
-        assert match is not None  # the field's pattern guarantees it
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return duration(self.max_age)
 
 
 class NullRate(_DatasetRule):
@@ -256,13 +265,13 @@ class QualityRules:
     def validate(self, data: DataFrame) -> DataFrame:
         """Check ``data``; return it, minus the rows a ``drop`` rule removed.
 
-        When the data is about to be saved to a sink that honours guards (:func:`check_in_job`,
-        :func:`expect_save`) and every rule is a row rule of severity ``warn`` or ``fail``,
-        nothing runs here: the
-        ``fail`` rules become a guard inside the job that writes the data
-        (:mod:`spark_etl.contracts.guards`), the rows each rule breaks are counted by a Spark
-        ``Observation`` of that job, and :func:`report_pending` logs the outcomes once the save is
-        done. Otherwise (a dataset rule or a ``drop`` rule) all rules run now, in one pass.
+        When the data is about to be saved to a sink that honours guards
+        (:func:`set_guarding_sinks`, :func:`expect_save`) and every rule is a row rule of
+        severity ``warn`` or ``fail``, nothing runs here: the ``fail`` rules become a guard
+        inside the job that writes the data (:mod:`spark_etl.contracts.guards`), the rows each
+        rule breaks are counted by a Spark ``Observation`` of that job, and
+        :func:`report_pending` logs the outcomes once the save is done. Otherwise (a dataset rule
+        or a ``drop`` rule) all rules run now, in one pass.
 
         Raises:
             DataValidationError: when a ``fail`` rule fails (from the write, for guarded rules).
@@ -370,7 +379,7 @@ _saving: set[str] = set()
 _lock = threading.Lock()
 
 
-def check_in_job(datasets: set[str]) -> None:
+def set_guarding_sinks(datasets: set[str]) -> None:
     """Name the datasets whose sinks honour guards (spark-etl's: they abort or pre-check).
 
     Their rules may run inside the write job; any other sink (a ``MemoryDataset``, a dataset of

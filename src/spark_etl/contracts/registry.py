@@ -7,7 +7,6 @@ writes (``dead_letter``, the dead-letter queue's) are built in: their files ship
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from fastavro.schema import SchemaParseException, parse_schema
 from pyspark.sql import types as T
 
+from spark_etl._suggest import did_you_mean
 from spark_etl.contracts.exceptions import SchemaFileError, UnknownSchemaError
 from spark_etl.contracts.types import nullable_member, struct_of
 
@@ -120,8 +120,7 @@ class SchemaRegistry:
         contracts = self.load()
         if name in contracts:
             return contracts[name]
-        close = difflib.get_close_matches(name, contracts, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, contracts)
         raise UnknownSchemaError(
             f"Schema '{name}' is not in {self._directory} (known: {', '.join(sorted(contracts))})."
             f"{hint} Add schemas/{name}.avsc or fix the catalog's metadata.schema."

@@ -21,6 +21,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from spark_etl._secrets import MASK, is_secret_name
 from spark_etl.contracts.exceptions import ContractViolationError, GuardFiredError
 from spark_etl.contracts.guards import guard
 from spark_etl.contracts.registry import Contract
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 IssueKind = Literal["missing", "type", "extra", "null", "enum"]
 SAMPLE_ROWS = 10
 _MAX_VALUE_CHARS = 64
-_SECRET_FIELD = ("password", "secret", "token", "key", "credential")
 _INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType)
 
 
@@ -180,8 +180,8 @@ def _safe_record(record: dict[str, Any]) -> dict[str, Any]:
     """A record fit for a log: secret-like fields masked, long values cut."""
     safe: dict[str, Any] = {}
     for key, value in record.items():
-        if any(word in key.lower() for word in _SECRET_FIELD):
-            safe[key] = "***"
+        if is_secret_name(key):
+            safe[key] = MASK
         elif isinstance(value, dict):
             safe[key] = _safe_record(value)
         else:

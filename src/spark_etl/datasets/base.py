@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl._jvm import current_session, is_jvm_error, observed
+from spark_etl._secrets import masked
 from spark_etl.contracts import Contract, default_registry
 from spark_etl.contracts.guards import explanation, is_guarded, run_guards
 from spark_etl.datasets._streaming import parse_settings, start_query
@@ -39,7 +40,6 @@ Check = Callable[[DataFrame, Stage], DataFrame]
 WRITE_MODES: tuple[str, ...] = get_args(WriteMode)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
 
 
 class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
@@ -245,7 +245,7 @@ def check_identifier(name: str, what: str = "identifier") -> str:
 
 def redact(values: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``values`` with every secret-looking key's value masked (for ``_describe``)."""
-    return {k: ("***" if _SECRET_KEY.search(str(k)) else v) for k, v in values.items()}
+    return masked(values)
 
 
 def stringify_options(options: dict[str, Any]) -> dict[str, str]:

@@ -21,7 +21,14 @@ from typing import Any, ClassVar
 
 from pyspark.sql import DataFrame
 
-from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of, jvm_time_zone, sql_state
+from spark_etl._jvm import (
+    UNREACHABLE,
+    is_jvm_error,
+    java_error_chain,
+    jvm_of,
+    jvm_time_zone,
+    sql_state,
+)
 from spark_etl.datasets import _bulk
 from spark_etl.datasets._dialects import TableName, dialect_for
 from spark_etl.datasets._jdbc_commit import commit_staged
@@ -60,6 +67,8 @@ _MERGE_SINCE = 15  # PostgreSQL's first version with MERGE
 # SQLState classes of a write the database refused for its data: 21 cardinality, 22 data
 # exception (a value too long, out of range, malformed), 23 integrity constraint.
 _REJECTED_STATES = ("21", "22", "23")
+#: Connector/J says "Communications link failure" where others say they could not connect.
+_UNREACHABLE = (*UNREACHABLE, "Communications link")
 
 
 class JDBCDataset(EtlDataset):
@@ -540,7 +549,7 @@ class JDBCDataset(EtlDataset):
                 f"{where} refused the credentials of user '{self._credentials.get('user')}' to "
                 f"{action}: check the user and password in credentials.yml (or the vault)."
             )
-        if state.startswith("08") or "ConnectException" in chain or "Communications link" in chain:
+        if state.startswith("08") or any(name in chain for name in _UNREACHABLE):
             return SourceUnavailableError(
                 f"{where} is not reachable to {action}: is the server up and the URL right? "
                 "(locally: `make services`)"

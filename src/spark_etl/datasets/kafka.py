@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from spark_etl._jvm import java_error_chain, jvm_of
+from spark_etl._jvm import UNREACHABLE, java_error_chain, jvm_of
 from spark_etl.contracts import Contract, conform
 from spark_etl.contracts.guards import guard
 from spark_etl.datasets._kafka_codec import ValueCodec, ValueFormat, WireFormat, undecoded
@@ -40,13 +40,8 @@ SYSTEM_COLUMNS = (
     "kafka_timestamp",
     "kafka_headers",
 )
-_UNREACHABLE = (
-    "TimeoutException",
-    "Timed out waiting",
-    "ConnectException",
-    "Connection refused",
-    "UnknownHostException",
-)
+#: Kafka's client says "timed out" where others say they could not connect.
+_UNREACHABLE = (*UNREACHABLE, "TimeoutException", "Timed out waiting")
 _AUTH = ("SaslAuthenticationException", "AuthenticationException", "AuthorizationException")
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pyspark.sql import DataFrame
 
 from spark_etl._jvm import (
+    UNREACHABLE,
     described_jobs,
     files_written_rows,
     hadoop_conf,
@@ -32,10 +33,7 @@ COMMITTERS = ("magic", "directory", "partitioned", "file")
 _S3A_COMMITTER_FACTORY = "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory"
 _CLOUD_COMMIT_PROTOCOL = "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol"
 _CONNECT_ERRORS = (
-    "ConnectException",
-    "SocketTimeoutException",
-    "UnknownHostException",
-    "NoRouteToHostException",
+    *UNREACHABLE,
     "ConnectTimeoutException",
     "AWSClientIOException",
     "SdkClientException",

@@ -35,7 +35,7 @@ from spark_etl.contracts import (
     validate,
 )
 from spark_etl.contracts.guards import is_guarded, run_guards
-from spark_etl.contracts.quality import check_in_job, expect_save, report_pending
+from spark_etl.contracts.quality import expect_save, report_pending, set_guarding_sinks
 from spark_etl.datasets.base import EtlDataset, Stage
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class ContractHooks:
         """Every schema the catalog names must exist; spark-etl datasets get their check."""
         self._catalog = catalog
         self._checked.clear()
-        check_in_job({name for name in catalog if self._rules_may_ride(catalog, name)})
+        set_guarding_sinks({name for name in catalog if self._rules_may_ride(catalog, name)})
         for name in catalog:
             ref = contract_of(catalog, name)
             if ref is None:

@@ -17,11 +17,11 @@ from typing import Any
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
+from spark_etl._secrets import MASK, is_secret_name
 from spark_etl.runtime.context import RunContextFilter
 from spark_etl.vault import known_secret_values
 
 FORMAT_ENV = "SPARK_ETL_LOG_FORMAT"
-_SECRET_ENV = re.compile(r"PASSWORD|SECRET|TOKEN|PASSPHRASE|_KEY$", re.IGNORECASE)
 _SECRET_PAIR = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|secret[_.]?key|token|api[_.]?key|access[_.]?key)"
     r"(\s*[=:]\s*)(['\"]?)[^\s'\",;&)]+"
@@ -43,7 +43,7 @@ def register_secrets_in(config: Any, under_secret_key: bool = False) -> None:
     """Register every value of a credentials mapping whose key looks secret."""
     if isinstance(config, dict):
         for key, value in config.items():
-            register_secret_like = under_secret_key or bool(_SECRET_ENV.search(str(key)))
+            register_secret_like = under_secret_key or is_secret_name(key)
             register_secrets_in(value, register_secret_like)
     elif under_secret_key:
         register_secret(config)
@@ -79,9 +79,7 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {
-            k: ("***" if _SECRET_ENV.search(str(k)) else _redact_value(v)) for k, v in value.items()
-        }
+        return {k: (MASK if is_secret_name(k) else _redact_value(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact_value(v) for v in value]
     return value
@@ -101,7 +99,7 @@ def json_formatter() -> logging.Formatter:
 def install(root: logging.Logger | None = None) -> None:
     """Add context and redaction to every root handler; JSON on the console unless asked not to."""
     for name, value in os.environ.items():
-        if name.startswith("SPARK_ETL_") and _SECRET_ENV.search(name):
+        if name.startswith("SPARK_ETL_") and is_secret_name(name):
             register_secret(value)
     root = root or logging.getLogger()
     as_json = os.environ.get(FORMAT_ENV, "json").lower() != "console"

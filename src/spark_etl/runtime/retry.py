@@ -12,7 +12,7 @@
       pipelines:
         streaming_kafka_pg: {retries: 10, backoff: exponential}
 
-Only transient errors are retried (see :mod:`spark_etl.runtime.errors`).
+Only transient errors are retried (see :mod:`spark_etl.runtime.classify`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from spark_etl._jvm import current_session
 from spark_etl.contracts import deadletter
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import context, logs, retry, streaming
-from spark_etl.runtime.errors import classify
+from spark_etl.runtime.classify import classify
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext

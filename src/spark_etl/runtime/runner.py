@@ -28,7 +28,7 @@ from spark_etl._jvm import current_session
 from spark_etl.contracts.guards import CHECK_ERRORS, explanation
 from spark_etl.exceptions import causes
 from spark_etl.runtime import context
-from spark_etl.runtime.errors import classify, is_transient
+from spark_etl.runtime.classify import classify, is_transient
 from spark_etl.runtime.retry import RetryPolicy, policy_for
 from spark_etl.runtime.streaming import await_queries
 from spark_etl.runtime.streaming import settings as streaming_settings

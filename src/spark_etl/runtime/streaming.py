@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import signal
 import statistics
 import threading
@@ -32,6 +31,7 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
+from spark_etl._durations import spark_interval
 from spark_etl.datasets._streaming import start_unclaimed
 
 if TYPE_CHECKING:
@@ -43,8 +43,6 @@ logger = logging.getLogger("spark_etl.metrics")
 
 _POLL_S = 1
 _WINDOW = 100
-_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)\s*(millisecond|second|minute|hour)s?", re.IGNORECASE)
-_UNIT_S = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 
 class _Stop:
@@ -154,8 +152,10 @@ def _raise_failure(queries: list[StreamingQuery]) -> None:
 def trigger_seconds(trigger: dict[str, Any] | None) -> float | None:
     """The interval of a ``processingTime`` trigger, in seconds."""
     text = str((trigger or {}).get("processingTime", ""))
-    match = _INTERVAL.search(text)
-    return float(match.group(1)) * _UNIT_S[match.group(2).lower()] if match else None
+    try:
+        return spark_interval(text).total_seconds()
+    except ValueError:
+        return None
 
 
 class MetricsListener(StreamingQueryListener):

@@ -6,39 +6,10 @@ message names the transform, the parameter or column at fault, and says how to f
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
+from spark_etl._suggest import closest, did_you_mean
 from spark_etl.exceptions import ConfigError
-
-
-def closest(word: str, candidates: Iterable[str]) -> str | None:
-    """The candidate most like ``word`` (case-insensitive), if any is close enough.
-
-    Args:
-        word: the misspelt name.
-        candidates: the valid names.
-
-    Returns:
-        The best match in its original spelling, or ``None`` when nothing is similar.
-    """
-    by_lower = {c.lower(): c for c in candidates}
-    found = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
-    return by_lower[found[0]] if found else None
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A `` Did you mean 'x'?`` hint for messages, or an empty string when nothing is close.
-
-    Args:
-        word: the misspelt name.
-        candidates: the valid names.
-
-    Returns:
-        The hint, with a leading space, or ``""``.
-    """
-    match = closest(word, candidates)
-    return f" Did you mean '{match}'?" if match else ""
 
 
 class TransformError(ConfigError):
@@ -85,7 +56,7 @@ class UnknownColumnError(TransformError):
         self.closest = closest(top, self.available)
         where = f" (parameter '{parameter}')" if parameter else ""
         nested = f" (top-level column '{top}')" if top != column else ""
-        hint = f" Did you mean '{self.closest}'?" if self.closest else ""
+        hint = did_you_mean(top, self.available)
         super().__init__(
             f"Transform '{transform}'{where}: column '{column}'{nested} is not in the {side} "
             f"DataFrame, whose columns are: {', '.join(self.available) or '(none)'}.{hint} "
@@ -113,7 +84,7 @@ class UnknownTransformError(TransformError):
         self.name = name
         self.registered = sorted(registered)
         self.closest = closest(name, self.registered)
-        hint = f" Did you mean '{self.closest}'?" if self.closest else ""
+        hint = did_you_mean(name, self.registered)
         super().__init__(
             f"Unknown transform '{name}'. Registered transforms: "
             f"{', '.join(self.registered) or '(none)'}.{hint} Fix the name in the node's "

@@ -8,21 +8,22 @@ naming the transform.
 
 from __future__ import annotations
 
-import re
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 
+from spark_etl._durations import spark_interval
+from spark_etl._suggest import did_you_mean
 from spark_etl.transforms.exceptions import (
     TransformError,
     UnknownColumnError,
     UnknownTransformError,
-    did_you_mean,
     top_level,
 )
 
@@ -30,21 +31,6 @@ TransformFn = Callable[..., DataFrame]
 """``fn(df: DataFrame, params: ParamsModel, **inputs: DataFrame) -> DataFrame``."""
 
 FnT = TypeVar("FnT", bound=TransformFn)
-
-_DURATION = re.compile(
-    r"^(interval\s+)?(\d+\s*(week|day|hour|minute|second|millisecond|microsecond)s?\s*)+$",
-    re.IGNORECASE,
-)
-_DURATION_PART = re.compile(r"(\d+)\s*([a-z]+?)s?\b", re.IGNORECASE)
-_MICROS = {
-    "week": 604_800_000_000,
-    "day": 86_400_000_000,
-    "hour": 3_600_000_000,
-    "minute": 60_000_000,
-    "second": 1_000_000,
-    "millisecond": 1_000,
-    "microsecond": 1,
-}
 
 
 def duration_micros(value: str) -> int:
@@ -56,16 +42,11 @@ def duration_micros(value: str) -> int:
     Returns:
         Its length in microseconds.
     """
-    parts = _DURATION_PART.findall(value)
-    return sum(int(n) * _MICROS[unit.lower()] for n, unit in parts)
+    return spark_interval(value) // timedelta(microseconds=1)
 
 
 def _duration(value: str) -> str:
-    if not _DURATION.match(value.strip()):
-        raise ValueError(
-            "not a duration Spark understands; write a number and a unit, e.g. '10 minutes', "
-            "'1 hour', '30 seconds' (units: week, day, hour, minute, second, millisecond)"
-        )
+    spark_interval(value)  # raises, saying how to write one
     return value.strip()
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import difflib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from spark_etl._suggest import did_you_mean
 from spark_etl.vault.crypto import KdfParams, decrypt, derive_key, encrypt, new_salt
 from spark_etl.vault.exceptions import (
     InvalidSecretIdError,
@@ -116,8 +116,7 @@ class Vault:
         """
         secrets = self._read()
         if secret_id not in secrets:
-            close = difflib.get_close_matches(secret_id, list(secrets), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(secret_id, secrets)
             raise SecretNotFoundError(
                 f"The vault '{self.path}' has no secret '{secret_id}'.{hint} Add it with "
                 f"`python -m spark_etl.vault set {secret_id}`."

@@ -12,7 +12,7 @@ from typing import Literal
 
 from kedro.validation.exceptions import DataValidationError
 
-from spark_etl._jvm import is_jvm_error, java_error_chain, sql_state
+from spark_etl._jvm import UNREACHABLE, is_jvm_error, java_error_chain, sql_state
 from spark_etl.contracts.guards import MARK as GUARD_MARK
 from spark_etl.exceptions import EtlError, causes
 
@@ -20,10 +20,8 @@ ErrorKind = Literal["transient", "terminal"]
 
 #: Java exception names (or message fragments) of failures that may go away by themselves.
 TRANSIENT_JAVA = (
-    "java.net.ConnectException",
-    "java.net.SocketTimeoutException",
+    *UNREACHABLE,
     "java.net.SocketException",
-    "java.net.NoRouteToHostException",
     "java.io.EOFException",
     "org.apache.kafka.common.errors.TimeoutException",
     "org.apache.kafka.common.errors.LeaderNotAvailableException",
@@ -33,8 +31,6 @@ TRANSIENT_JAVA = (
     "CommunicationsException",  # MySQL Connector/J: the server went away
     "AWSClientIOException",
     "software.amazon.awssdk.core.exception.SdkClientException: Unable to execute HTTP request",
-    "Connection refused",
-    "Connection reset",
 )
 #: Failures that look like connection errors but are configuration mistakes. A data check that
 #: fired inside a Spark job (its marker, ``GUARD_MARK``) is terminal too.

@@ -9,7 +9,7 @@ from pyspark.sql import SparkSession
 
 from spark_etl.contracts import ContractViolationError
 from spark_etl.exceptions import AuthenticationError, ConfigError, SourceUnavailableError
-from spark_etl.runtime.errors import causes, classify, is_transient
+from spark_etl.runtime.classify import causes, classify, is_transient
 
 
 def real_error(action: object) -> BaseException:
