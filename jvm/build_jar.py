@@ -18,15 +18,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "src"
 JAR = HERE.parent / "src" / "spark_etl" / "runtime" / "jvm" / "spark-etl-localfs.jar"
-HADOOP_VERSION = "3.5.0"  # the Hadoop of the pinned pyspark (connectors.pom.xml says the same)
+CONNECTORS_POM = HERE.parent / "src" / "spark_etl" / "runtime" / "connectors.pom.xml"
 JAVA_RELEASE = "17"
 _DIGEST_ENTRY = "META-INF/spark-etl-sources.sha256"
+_POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 
 class BuildError(Exception):
@@ -53,6 +55,14 @@ def built_digest(jar: Path) -> str | None:
             return None
 
 
+def hadoop_version(pom: Path = CONNECTORS_POM) -> str:
+    """The Hadoop version the connectors are declared for (the pinned pyspark's)."""
+    found = ET.parse(pom).getroot().find("m:properties/m:hadoop.version", _POM_NS)
+    if found is None or not (found.text or "").strip():
+        raise BuildError(f"{pom} declares no hadoop.version property")
+    return found.text.strip()
+
+
 def hadoop_api_jar(work: Path) -> Path:
     """Hadoop's client API: from the installed pyspark, else resolved with Maven into ``work``."""
     spec = importlib.util.find_spec("pyspark")
@@ -65,14 +75,15 @@ def hadoop_api_jar(work: Path) -> Path:
         raise BuildError(
             "Neither pyspark nor Maven ('mvn') is installed: no Hadoop API to build on"
         )
-    artifact = f"org.apache.hadoop:hadoop-client-api:{HADOOP_VERSION}"
+    version = hadoop_version()
+    artifact = f"org.apache.hadoop:hadoop-client-api:{version}"
     subprocess.run(
         [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={work}"],
         check=True,
         capture_output=True,
         text=True,
     )
-    return work / f"hadoop-client-api-{HADOOP_VERSION}.jar"
+    return work / f"hadoop-client-api-{version}.jar"
 
 
 def javac() -> str:
