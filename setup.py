@@ -16,7 +16,7 @@ import build_jar
 
 
 class BuildPyWithJvmHelper(build_py):
-    """``build_py`` that first builds ``spark_etl/runtime/jvm/spark-etl-localfs.jar``."""
+    """``build_py`` that first builds ``spark_etl/runtime/spark-etl-localfs.jar``."""
 
     def run(self) -> None:
         build_jar.build()

@@ -2,7 +2,7 @@
 
 The Java sources are compiled with ``javac --release 17`` against Hadoop's client API (the jar the
 installed pyspark ships, else the one of the same version from Maven Central) into
-``src/spark_etl/runtime/jvm/spark-etl-localfs.jar``, which the wheel carries as package data. The
+``src/spark_etl/runtime/spark-etl-localfs.jar``, which the wheel carries as package data. The
 jar records a digest of its sources and of the API jar's name: an up-to-date jar is not built
 again. Standard library only: the wheel build runs it before any dependency is installed.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "src"
-JAR = HERE.parent / "src" / "spark_etl" / "runtime" / "jvm" / "spark-etl-localfs.jar"
+JAR = HERE.parent / "src" / "spark_etl" / "runtime" / "spark-etl-localfs.jar"
 CONNECTORS_POM = HERE.parent / "src" / "spark_etl" / "runtime" / "connectors.pom.xml"
 JAVA_RELEASE = "17"
 _DIGEST_ENTRY = "META-INF/spark-etl-sources.sha256"

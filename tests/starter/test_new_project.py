@@ -113,7 +113,7 @@ def test_the_wheel_alone_imports_every_module_without_the_checkout(
     with zipfile.ZipFile(wheel) as built:
         names = built.namelist()
     outside_starter = [n for n in names if not n.startswith("spark_etl/starter/")]
-    assert "spark_etl/runtime/jvm/spark-etl-localfs.jar" in names
+    assert "spark_etl/runtime/spark-etl-localfs.jar" in names
     assert "spark_etl/runtime/connectors.pom.xml" in names
     assert {"spark_etl/stack/services.sh", "spark_etl/stack/kafka.pom.xml"} <= set(names)
     assert "spark_etl/starter/{{ cookiecutter.repo_name }}/.ci/run" in names

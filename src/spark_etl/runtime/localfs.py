@@ -6,7 +6,7 @@ query creates several such files per micro-batch (the offset and commit logs, a 
 checksum per state partition), and a fork took 10-20 ms here, more on a busy machine.
 
 spark-etl's JVM helper (``jvm/src/io/spark_etl/hadoop/`` in its repository, compiled into the wheel
-as ``spark_etl/runtime/jvm/spark-etl-localfs.jar`` when the wheel is built) is Hadoop's checksummed
+as ``spark_etl/runtime/spark-etl-localfs.jar`` when the wheel is built) is Hadoop's checksummed
 ``file:`` filesystem with one method changed: ``setPermission`` sets the same nine bits through
 ``java.nio`` (Hadoop's own path stays for the sticky bit, with the native library, and off POSIX).
 :func:`session_conf` puts it on the sessions spark-etl starts in local mode, where the driver and
@@ -41,7 +41,7 @@ _JAR_NAME = "spark-etl-localfs.jar"
 
 def helper_jar() -> Path | None:
     """The helper jar shipped in the package; ``None`` (logged) when the build left it out."""
-    jar = Path(str(files("spark_etl.runtime") / "jvm" / _JAR_NAME))
+    jar = Path(str(files("spark_etl.runtime") / _JAR_NAME))
     if jar.is_file():
         return jar
     logger.warning(
