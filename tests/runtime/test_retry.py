@@ -13,8 +13,8 @@ from kedro.pipeline import node, pipeline
 from kedro_datasets.pickle import PickleDataset
 
 from spark_etl.exceptions import ConfigError, SourceUnavailableError
-from spark_etl.runtime import retry
 from spark_etl.runtime.retry import RetryPolicy, parse_retry_settings
+from spark_etl.runtime.run_hooks import RunHooks
 from spark_etl.runtime.runner import RetryingRunner
 
 
@@ -145,17 +145,33 @@ def test_retry_reruns_producers_of_lost_memory_outputs() -> None:
     assert first.calls == 2 and flaky.calls == 2  # b lived in memory only: extract runs again
 
 
-def test_policy_comes_from_the_installed_settings() -> None:
-    retry.configure(parse_retry_settings({"default": {"retries": 1, "delay": 0.5}}))
-    try:
-        flaky = Flaky(5, SourceUnavailableError("down"))
-        slept: list[float] = []
-        with pytest.raises(SourceUnavailableError):
-            RetryingRunner(sleep=slept.append).run(
-                pipeline([node(flaky, "a", "b", name="load")]),
-                DataCatalog({"a": MemoryDataset(1)}),
-                _create_hook_manager(),
-            )
-        assert flaky.calls == 2 and slept == [0.5]
-    finally:
-        retry.configure(parse_retry_settings(None))
+def test_policy_comes_from_the_run_hook_s_context() -> None:
+    """The runner finds RunHooks among the run's hooks and takes the pipeline's policy from it."""
+    hooks = RunHooks()
+    hooks.run_context.retry = parse_retry_settings(
+        {"default": {"retries": 3, "delay": 9}, "pipelines": {"p": {"retries": 1, "delay": 0.5}}}
+    )
+    hooks.run_context.start("p", "run-1")
+    manager = _create_hook_manager()
+    manager.register(hooks)
+    flaky = Flaky(5, SourceUnavailableError("down"))
+    slept: list[float] = []
+    with pytest.raises(SourceUnavailableError):
+        RetryingRunner(sleep=slept.append).run(
+            pipeline([node(flaky, "a", "b", name="load")]),
+            DataCatalog({"a": MemoryDataset(1)}),
+            manager,
+        )
+    assert flaky.calls == 2 and slept == [0.5]  # pipeline p's policy, not the default
+
+
+def test_without_the_run_hook_the_default_policy_applies() -> None:
+    flaky = Flaky(5, SourceUnavailableError("down"))
+    slept: list[float] = []
+    with pytest.raises(SourceUnavailableError):
+        RetryingRunner(sleep=slept.append).run(
+            pipeline([node(flaky, "a", "b", name="load")]),
+            DataCatalog({"a": MemoryDataset(1)}),
+            _create_hook_manager(),
+        )
+    assert flaky.calls == 4 and slept == [5.0, 5.0, 5.0]  # 3 retries, 5 s apart

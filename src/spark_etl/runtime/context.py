@@ -1,54 +1,68 @@
-"""What the current run is: pipeline, run id and node, for log events and the runtime's parts.
+"""What the current run is (pipeline, run id, node) and how it runs (retries, streaming limit).
 
-Hooks set these as the run goes; a logging filter copies them onto every record, so that every
-structured event carries ``pipeline``, ``run_id`` and ``node``. They are process wide: callbacks of
-Spark listeners run on other threads, and Kedro may run a node's hooks on a worker thread. With a
-parallel runner, ``node`` names the node that started last.
+:class:`~spark_etl.runtime.run_hooks.RunHooks` owns one :class:`RunContext` and keeps it up to
+date as the run goes; it hands it to the log filter (every structured event carries
+``pipeline``, ``run_id`` and ``node``) and the retrying runner finds it among the run's hooks (the
+pipeline's retry policy, the streaming time limit). Callbacks of Spark listeners read it on other
+threads; with a parallel runner, ``node`` names the node that started last.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from spark_etl.runtime.retry import RetryPolicy, RetrySettings
 
 
 @dataclass
-class _Run:
+class RunContext:
+    """The run that is going on, and the settings it runs with."""
+
     pipeline: str | None = None
     run_id: str | None = None
     node: str | None = None
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    #: stop streaming queries after this many seconds (``None``: on their own or on a signal)
+    max_duration_s: float | None = None
+
+    def start(self, pipeline: str, run_id: str) -> None:
+        """Record the run that starts."""
+        self.pipeline, self.run_id, self.node = pipeline, run_id, None
+
+    def end(self) -> None:
+        """Forget the run that ended."""
+        self.pipeline = self.run_id = self.node = None
+
+    def fields(self) -> dict[str, str | None]:
+        """``pipeline``, ``run_id`` and ``node`` of what runs now."""
+        return {"pipeline": self.pipeline, "run_id": self.run_id, "node": self.node}
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy of the pipeline that runs."""
+        return self.retry.for_pipeline(self.pipeline)
 
 
-_run = _Run()
-
-
-def start_run(pipeline: str, run_id: str) -> None:
-    """Record the run that starts."""
-    _run.pipeline, _run.run_id = pipeline, run_id
-
-
-def end_run() -> None:
-    """Forget the run that ended."""
-    _run.pipeline = _run.run_id = None
-    set_node(None)
-
-
-def set_node(name: str | None) -> None:
-    """Record the node that runs now."""
-    _run.node = name
-
-
-def current() -> dict[str, str | None]:
-    """``pipeline``, ``run_id`` and ``node`` of what runs now."""
-    return {"pipeline": _run.pipeline, "run_id": _run.run_id, "node": _run.node}
+def find_run_context(plugins: Iterable[object]) -> RunContext | None:
+    """The run context of the hook among ``plugins`` that owns one (``RunHooks``), if any."""
+    for plugin in plugins:
+        found = getattr(plugin, "run_context", None)
+        if isinstance(found, RunContext):
+            return found
+    return None
 
 
 class RunContextFilter(logging.Filter):
-    """Adds ``pipeline``, ``run_id`` and ``node`` to every record that lacks them."""
+    """Adds ``pipeline``, ``run_id`` and ``node`` of a run to every record that lacks them."""
+
+    def __init__(self, run: RunContext) -> None:
+        super().__init__()
+        self.run = run
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Always keeps the record."""
-        for name, value in current().items():
+        for name, value in self.run.fields().items():
             if getattr(record, name, None) is None:
                 setattr(record, name, value)
         return True

@@ -18,7 +18,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from spark_etl._secrets import MASK, is_secret_name
-from spark_etl.runtime.context import RunContextFilter
+from spark_etl.runtime.context import RunContext, RunContextFilter
 from spark_etl.vault import known_secret_values
 
 FORMAT_ENV = "SPARK_ETL_LOG_FORMAT"
@@ -96,24 +96,27 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def install(root: logging.Logger | None = None) -> None:
-    """Add context and redaction to every root handler; JSON on the console unless asked not to."""
+def install(run: RunContext, root: logging.Logger | None = None) -> None:
+    """Add ``run``'s context and the redaction to every root handler; JSON on the console unless
+    asked not to."""
     for name, value in os.environ.items():
         if name.startswith("SPARK_ETL_") and is_secret_name(name):
             register_secret(value)
     root = root or logging.getLogger()
     as_json = os.environ.get(FORMAT_ENV, "json").lower() != "console"
     for handler in root.handlers:
-        _add_filters(handler)
+        _add_filters(handler, run)
         if as_json and _is_console(handler):
             handler.setFormatter(json_formatter())
 
 
-def _add_filters(handler: logging.Handler) -> None:
-    kinds = {type(f) for f in handler.filters}
-    if RunContextFilter not in kinds:
-        handler.addFilter(RunContextFilter())
-    if RedactionFilter not in kinds:
+def _add_filters(handler: logging.Handler, run: RunContext) -> None:
+    context = [f for f in handler.filters if isinstance(f, RunContextFilter)]
+    if context:
+        context[0].run = run  # a handler kept from an earlier session: this run's context now
+    else:
+        handler.addFilter(RunContextFilter(run))
+    if not any(isinstance(f, RedactionFilter) for f in handler.filters):
         handler.addFilter(RedactionFilter())
 
 

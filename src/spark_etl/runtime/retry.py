@@ -12,7 +12,8 @@
       pipelines:
         streaming_kafka_pg: {retries: 10, backoff: exponential}
 
-Only transient errors are retried (see :mod:`spark_etl.runtime.classify`).
+Only transient errors are retried (see :mod:`spark_etl.runtime.classify`). The run hook parses
+the section into the run's context, where the retrying runner finds it.
 """
 
 from __future__ import annotations
@@ -82,17 +83,3 @@ def parse_retry_settings(raw: dict[str, Any] | None, source: str = "runtime.yml"
         )
         raise ConfigError(f"Invalid retry settings in {source}: {problems}.") from exc
     return settings
-
-
-_settings = RetrySettings()
-
-
-def configure(settings: RetrySettings) -> None:
-    """Install the project's retry settings (the runtime hook does, from ``runtime.yml``)."""
-    global _settings  # noqa: PLW0603 - one set of settings per process, read by the runner
-    _settings = settings
-
-
-def policy_for(pipeline: str | None) -> RetryPolicy:
-    """The policy of ``pipeline`` under the installed settings."""
-    return _settings.for_pipeline(pipeline)

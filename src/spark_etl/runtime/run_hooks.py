@@ -29,8 +29,9 @@ from pyspark.sql import functions as F
 from spark_etl._jvm import current_session
 from spark_etl.contracts import deadletter
 from spark_etl.exceptions import ConfigError
-from spark_etl.runtime import context, logs, retry, streaming
+from spark_etl.runtime import logs, retry, streaming
 from spark_etl.runtime.classify import classify
+from spark_etl.runtime.context import RunContext
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -71,6 +72,8 @@ class RunHooks:
             ``runtime.yml``'s per-pipeline entries win over them.
         """
         self._declared_retry = declared_retry
+        #: the run that goes on and its settings: the log filter and the runner read it
+        self.run_context = RunContext()
         self._catalog: CatalogProtocol | None = None
         self._dead_letter = DeadLetterSettings()
         self._started = 0.0
@@ -83,7 +86,7 @@ class RunHooks:
         """Set up the logs; read ``runtime.yml`` (a mistake stops the run before Spark starts)."""
         with contextlib.suppress(KeyError):
             logs.register_secrets_in(context.config_loader["credentials"], under_secret_key=False)
-        logs.install()
+        logs.install(self.run_context)
         raw = _runtime_config(context)
         retry_conf = dict(raw.get("retry") or {})
         if self._declared_retry is not None:
@@ -91,8 +94,8 @@ class RunHooks:
                 **self._declared_retry(),
                 **(retry_conf.get("pipelines") or {}),
             }
-        retry.configure(retry.parse_retry_settings(retry_conf))
-        streaming.configure(raw.get("streaming"))
+        self.run_context.retry = retry.parse_retry_settings(retry_conf)
+        self.run_context.max_duration_s = streaming.max_duration_s(raw.get("streaming"))
         try:
             self._dead_letter = DeadLetterSettings(**(raw.get("dead_letter") or {}))
         except ValidationError as exc:
@@ -108,7 +111,7 @@ class RunHooks:
         """Start the run's context, install its dead-letter sink, log ``run_start``."""
         names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
         pipeline = ",".join(names)
-        context.start_run(pipeline, str(run_params.get("run_id")))
+        self.run_context.start(pipeline, str(run_params.get("run_id")))
         spark = current_session()
         if spark is not None:
             streaming.ensure_listener(spark)
@@ -151,7 +154,7 @@ class RunHooks:
     @hook_impl
     def before_node_run(self, node: Node) -> None:
         """Mark the node as running."""
-        context.set_node(node.name)
+        self.run_context.node = node.name
         self._node_started[node.name] = time.perf_counter()
 
     @hook_impl
@@ -233,4 +236,4 @@ class RunHooks:
         level = logging.ERROR if status == "failed" else logging.INFO
         logger.log(level, "Run ended: %s in %.1f s", status, duration, extra=extra)
         deadletter.uninstall()
-        context.end_run()
+        self.run_context.end()

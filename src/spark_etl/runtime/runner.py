@@ -27,11 +27,10 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from spark_etl._jvm import current_session
 from spark_etl.contracts.guards import CHECK_ERRORS, explanation
 from spark_etl.exceptions import causes
-from spark_etl.runtime import context
 from spark_etl.runtime.classify import classify, is_transient
-from spark_etl.runtime.retry import RetryPolicy, policy_for
-from spark_etl.runtime.streaming import await_queries
-from spark_etl.runtime.streaming import settings as streaming_settings
+from spark_etl.runtime.context import RunContext, find_run_context
+from spark_etl.runtime.retry import RetryPolicy
+from spark_etl.runtime.streaming import await_queries, max_duration_s
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -86,7 +85,8 @@ class RetryingRunner(SequentialRunner):
 
     Args:
         is_async: load and save node inputs and outputs asynchronously (as Kedro's runners).
-        policy: the retry policy; default: the pipeline's from ``conf/<env>/runtime.yml``.
+        policy: the retry policy; default: the pipeline's from ``conf/<env>/runtime.yml`` (the
+            run hook's context), else 3 retries 5 s apart.
         sleep: how to wait between attempts (tests pass a fake one).
     """
 
@@ -108,9 +108,12 @@ class RetryingRunner(SequentialRunner):
         hook_manager: PluginManager | None = None,
         run_id: str | None = None,
     ) -> None:
-        policy = self._policy or policy_for(context.current()["pipeline"])
-        tracker = _DoneNodes()
         manager: Any = hook_manager
+        # the run hook's context: the pipeline's retry policy, the streaming time limit
+        run = find_run_context(manager.get_plugins()) if manager is not None else None
+        policy = self._policy or (run or RunContext()).retry_policy()
+        limit = run.max_duration_s if run else max_duration_s(None)
+        tracker = _DoneNodes()
         manager.register(tracker)
         todo = [pipeline]
         try:
@@ -125,7 +128,7 @@ class RetryingRunner(SequentialRunner):
                 with attempt:
                     try:
                         super()._run(todo[0], catalog, hook_manager, run_id)
-                        self._await_streams()
+                        self._await_streams(limit)
                     except Exception as exc:
                         todo[0] = self._remaining(pipeline, tracker.done, catalog)
                         failure = _check_failure(exc)
@@ -137,11 +140,11 @@ class RetryingRunner(SequentialRunner):
             manager.unregister(tracker)
 
     @staticmethod
-    def _await_streams() -> None:
+    def _await_streams(limit_s: float | None) -> None:
         """Streaming sinks started queries: wait for them (a failure is retried like any)."""
         spark = current_session()
         if spark is not None:
-            await_queries(spark, streaming_settings.max_duration_s)
+            await_queries(spark, limit_s)
 
     @staticmethod
     def _remaining(pipeline: Pipeline, done: set[Node], catalog: CatalogProtocol) -> Pipeline:

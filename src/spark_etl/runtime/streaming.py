@@ -23,7 +23,6 @@ import threading
 import time
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,23 +48,13 @@ class _Stop:
     requested = threading.Event()
 
 
-@dataclass
-class StreamingRunSettings:
-    """How long a streaming run may last (``None``: until its queries end or a signal)."""
-
-    max_duration_s: float | None = None
-
-
-settings = StreamingRunSettings()
-
-
-def configure(raw: dict[str, Any] | None) -> None:
-    """Install the ``streaming`` section of ``runtime.yml`` (``SPARK_ETL_STREAMING_MAX_SECONDS``
-    wins: bounded test runs and backfills)."""
-    raw = raw or {}
+def max_duration_s(raw: dict[str, Any] | None) -> float | None:
+    """How long a streaming run may last, from the ``streaming`` section of ``runtime.yml``
+    (``SPARK_ETL_STREAMING_MAX_SECONDS`` wins: bounded test runs and backfills); ``None``: until
+    its queries end or a signal."""
     env = os.environ.get("SPARK_ETL_STREAMING_MAX_SECONDS")
-    value = env if env else raw.get("max_duration_s")
-    settings.max_duration_s = float(value) if value not in (None, "") else None
+    value = env if env else (raw or {}).get("max_duration_s")
+    return float(value) if value not in (None, "") else None
 
 
 @contextmanager
