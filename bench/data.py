@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -48,16 +45,4 @@ def users(spark: SparkSession, rows: int, seed: int = 7) -> DataFrame:
         F.format_string("User %d", F.col("id")).alias("name"),
         countries[(_rand(seed, "c") * 5).cast("int")].alias("country"),
         F.when(_rand(seed, "s") < 0.5, "consumer").otherwise("business").alias("segment"),
-    )
-
-
-def pg_connect(env: dict[str, str], *, autocommit: bool = True) -> psycopg.Connection[Any]:
-    """A connection to the local PostgreSQL of ``env`` (``.local/services.env``)."""
-    return psycopg.connect(
-        host=env["SPARK_ETL_PG_HOST"],
-        port=env["SPARK_ETL_PG_PORT"],
-        dbname=env["SPARK_ETL_PG_DB"],
-        user=env["SPARK_ETL_PG_USER"],
-        password=env["SPARK_ETL_PG_PASSWORD"],
-        autocommit=autocommit,
     )

@@ -29,6 +29,7 @@ import pymysql
 import yaml
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from spark_etl_example.sample_data import connect_postgres
 
 from bench import data
 from bench.streaming import EXAMPLE, StreamPlan, run_stream
@@ -263,7 +264,7 @@ def bench_batch_complex(
         env["SPARK_ETL_MYSQL_URL"], "bench_users", properties=my_props
     )
     pg = {"user": env["SPARK_ETL_PG_USER"], "password": env["SPARK_ETL_PG_PASSWORD"]}
-    with data.pg_connect(env) as conn:
+    with connect_postgres(env) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_user_totals_baseline")
     aggregations = [
         {"function": "count", "alias": "events"},
@@ -297,7 +298,7 @@ def bench_batch_complex(
             "bench_user_totals_stage",
             properties={**pg, "driver": "org.postgresql.Driver", "reWriteBatchedInserts": "true"},
         )
-        with data.pg_connect(env) as conn:
+        with connect_postgres(env) as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS bench_user_totals_baseline (user_id text PRIMARY KEY,"
                 " country text, events bigint, amount double precision)"
@@ -410,7 +411,7 @@ def bench_upsert_pg(spark: SparkSession, rows: int, env: dict[str, str]) -> Resu
     url = env["SPARK_ETL_PG_URL"]
     batch = _upsert_rows(spark, rows, rows // 2)  # half of it already in the table
     payload = _csv(batch)
-    conn = data.pg_connect(env)
+    conn = connect_postgres(env)
 
     def reset(table: str) -> Callable[[], None]:
         def run() -> None:

@@ -34,8 +34,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 from pyspark.sql.streaming import StreamingQueryListener
+from spark_etl_example.sample_data import connect_postgres
 
-from bench.data import pg_connect
 from spark_etl.contracts import default_registry
 from spark_etl.runtime.runner import RetryingRunner
 from spark_etl.runtime.streaming import stop_gracefully
@@ -264,7 +264,7 @@ def _start_consumer(
 def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger: str) -> None:
     """The hand-written job: Kafka -> from_avro -> the same windows -> upsert via psycopg."""
     schema = default_registry().get("user_event").avro_json
-    with pg_connect(env) as conn:
+    with connect_postgres(env) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_event_counts_base")
         conn.execute(
             "CREATE TABLE bench_event_counts_base (window_start timestamptz, window_end "
@@ -295,7 +295,7 @@ def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger
 
     def upsert(batch: DataFrame, batch_id: int) -> None:
         rows = [tuple(r) for r in batch.collect()]  # one row per window and type: a few dozen
-        with pg_connect(env, autocommit=False) as conn, conn.cursor() as cur:
+        with connect_postgres(env, autocommit=False) as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO bench_event_counts_base VALUES (%s, %s, %s, %s) ON CONFLICT "
                 "(window_start, window_end, event_type) DO UPDATE SET events = EXCLUDED.events",
@@ -313,7 +313,7 @@ def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger
 
 
 def _clear_pipeline_sink(env: dict[str, str]) -> None:
-    with pg_connect(env) as conn:
+    with connect_postgres(env) as conn:
         conn.execute("DROP TABLE IF EXISTS event_counts")
 
 

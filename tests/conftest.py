@@ -16,9 +16,9 @@ import psycopg
 import pymysql
 import pytest
 import yaml
-from bench.data import pg_connect
 from kedro.framework.project import LOGGING
 from pyspark.sql import SparkSession
+from spark_etl_example.sample_data import connect_postgres
 
 from spark_etl.contracts import use_registry
 from spark_etl.runtime.spark import get_spark
@@ -103,7 +103,7 @@ def unique_name() -> str:
 @pytest.fixture
 def pg(services: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit psycopg connection to the local PostgreSQL, for setup and read-back."""
-    with pg_connect(services) as conn:
+    with connect_postgres(services) as conn:
         yield conn
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from bench.data import pg_connect
 from databases import Database, tables_of
 from kedro.io import DatasetError
 from pyspark.sql import DataFrame, SparkSession
+from spark_etl_example.sample_data import connect_postgres
 
 from spark_etl.datasets import JDBCDataset, _jdbc_connection
 from spark_etl.datasets.exceptions import DatasetConfigError
@@ -173,7 +173,7 @@ def test_a_key_inserted_by_another_transaction_during_the_merge_is_updated_inste
     ON CONFLICT and the batch's values win, once."""
     ds = merging(pgdb, unique_name)
     ds.save(frame(spark, [("a", 1, 1.0, T0)]))
-    other, watcher = pg_connect(services, autocommit=False), pg_connect(services)
+    other, watcher = connect_postgres(services, autocommit=False), connect_postgres(services)
     original = JDBCDataset._commit_from_staging
 
     waited: list[bool] = []

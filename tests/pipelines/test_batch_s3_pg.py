@@ -8,11 +8,15 @@ import logging
 from typing import Any
 
 import pytest
-from bench.data import pg_connect
 from kedro.validation.exceptions import DataValidationError
 from kedro_run import json_events, local_stack, run_pipeline, s3_client
 from pyspark.sql import SparkSession
-from spark_etl_example.sample_data import expected_user_summary, user_events, user_events_csv
+from spark_etl_example.sample_data import (
+    connect_postgres,
+    expected_user_summary,
+    user_events,
+    user_events_csv,
+)
 
 from spark_etl.contracts import ContractViolationError
 
@@ -230,7 +234,7 @@ def test_postgres_restarting_during_the_retry_delay_is_survived(
     assert retried["resume_nodes"] == ["summarise_users"]  # user_events is persisted on S3
     assert "postgresql at 127.0.0.1" in retried["error"] and "is not reachable" in retried["error"]
     assert [e["status"] for e in out if e["event"] == "run_end"] == ["success"]
-    with pg_connect(services) as conn:
+    with connect_postgres(services) as conn:
         rows = conn.execute("SELECT user_id, total_events FROM user_summary").fetchall()
     expected = expected_user_summary(events)
     assert dict(rows) == {u: w.total_events for u, w in expected.items()}

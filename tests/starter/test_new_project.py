@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.data import pg_connect
-from spark_etl_example.sample_data import expected_user_summary, user_events
+from spark_etl_example.sample_data import connect_postgres, expected_user_summary, user_events
 
 from spark_etl.stack import read_local_stack
 from starter import QUIET, REPO, STARTER, kedro_new
@@ -167,7 +166,7 @@ def pg_rows(project: Path, sql: str) -> list[tuple[Any, ...]]:
     """Rows of the new project's own PostgreSQL (its endpoints file and its vault)."""
     stack = read_local_stack(project)
     assert stack["SPARK_ETL_PG_PORT"] == PORTS["SPARK_ETL_PG_PORT"]
-    with pg_connect(stack) as conn:
+    with connect_postgres(stack) as conn:
         return list(conn.execute(sql).fetchall())
 
 
@@ -197,7 +196,7 @@ def test_a_new_project_runs_its_demo_its_tests_and_on_a_spark_cluster(
     packages = (project / "dist" / "packages.txt").read_text().strip()
     assert packages.startswith("org.apache.spark:spark-sql-kafka") and "\n" not in packages
     before = completed_apps()
-    with pg_connect(read_local_stack(project)) as conn:
+    with connect_postgres(read_local_stack(project)) as conn:
         conn.execute("DROP TABLE user_summary")
     python = str(venv / "bin" / "python")
     run(
