@@ -34,7 +34,7 @@ from spark_etl_example.sample_data import connect_postgres
 from bench import data
 from bench.streaming import EXAMPLE, StreamPlan, run_stream
 from spark_etl.contracts import default_registry, guarded, use_registry
-from spark_etl.contracts.quality import QualityRules, expect_save, set_guarding_sinks
+from spark_etl.contracts.quality import QualityLedger, QualityRules
 from spark_etl.datasets import JDBCDataset, S3Dataset
 from spark_etl.runtime.spark import get_spark
 from spark_etl.stack import read_local_stack
@@ -198,7 +198,7 @@ def bench_batch_simple(
         dataset=name,
     )
 
-    set_guarding_sinks({name})  # as the contract hook does for a spark-etl sink in the catalog
+    ledger = QualityLedger({name})  # as the contract hook's, for a spark-etl sink in the catalog
 
     def framework(checked: bool) -> None:
         events = S3Dataset(path=source, credentials=creds).load()
@@ -206,7 +206,7 @@ def bench_batch_simple(
             events = guarded(events, contract, "events", every_row=True)
         result = _simple_steps(events)
         if checked:
-            expect_save(name)  # as the contract hook does right before the catalog saves
+            ledger.expect_save(name)  # as the contract hook does right before the catalog saves
             result = rules.validate(result)
         S3Dataset(path=out + ("_checked" if checked else ""), credentials=creds).save(result)
 

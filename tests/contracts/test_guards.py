@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,7 @@ from pyspark.sql import functions as F
 
 from spark_etl.contracts import ContractViolationError, default_registry, guarded, guards
 from spark_etl.contracts.exceptions import GuardFiredError
-from spark_etl.contracts.quality import (
-    QualityRules,
-    expect_save,
-    report_pending,
-    set_guarding_sinks,
-)
+from spark_etl.contracts.quality import QualityLedger, QualityRules
 from spark_etl.datasets import JDBCDataset, S3Dataset
 from spark_etl.runtime.classify import classify
 from spark_etl.runtime.runner import _check_failure
@@ -123,7 +119,7 @@ def test_overwrite_replaces_the_old_files_partitions_included(
 def test_quality_rules_run_in_the_write_and_are_reported_after_it(
     spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    set_guarding_sinks({"scores"})
+    ledger = QualityLedger({"scores"})  # the contract hook's: spark-etl sinks honour guards
     rules = QualityRules(
         [
             {"rule": "not_null", "columns": ["id"]},
@@ -132,13 +128,13 @@ def test_quality_rules_run_in_the_write_and_are_reported_after_it(
         dataset="scores",
     )
     data = spark.createDataFrame([("a", 1.0), ("b", -2.0), ("c", 3.0)], "id string, score double")
-    expect_save("scores")  # the contract hook's mark: this validation is part of a save
+    ledger.expect_save("scores")  # the contract hook's mark: this validation is part of a save
     checked = rules.validate(data)
     assert guards.is_guarded(checked) and not guards.is_guarded(data)
     S3Dataset(path=str(tmp_path / "ok")).save(checked)
 
     with caplog.at_level(logging.INFO, logger="spark_etl.contracts.quality"):
-        results = report_pending("scores")
+        results = ledger.report("scores")
 
     assert [(r.rule, r.passed, r.failing) for r in results] == [
         ("not_null(id)", True, 0),
@@ -146,19 +142,19 @@ def test_quality_rules_run_in_the_write_and_are_reported_after_it(
     ]
     assert results[1].detail == "1 of 3 rows" and results[1].examples == [-2.0]
     assert sum(getattr(r, "event", "") == "quality_check" for r in caplog.records) == 2
-    assert report_pending("scores") == []  # reported once
+    assert ledger.report("scores") == []  # reported once
 
     # Only fail rules: nothing is counted in the write; the rows are the sink's own count.
     strict = QualityRules([{"rule": "not_null", "columns": ["id"]}], dataset="scores")
-    expect_save("scores")
+    ledger.expect_save("scores")
     sink = S3Dataset(path=str(tmp_path / "strict"))
     sink.save(strict.validate(data))
     assert sink.last_save is not None
-    (result,) = report_pending("scores", sink.last_save.records)
+    (result,) = ledger.report("scores", sink.last_save.records)
     assert (result.passed, result.detail) == (True, "0 of 3 rows")
 
     bad = spark.createDataFrame([("a", 1.0), (None, 2.0)], "id string, score double")
-    expect_save("scores")
+    ledger.expect_save("scores")
     with pytest.raises(DataValidationError, match=r"not_null\(id\): 1 of 2 rows"):
         S3Dataset(path=str(tmp_path / "bad")).save(rules.validate(bad))
     assert data_files(tmp_path / "bad") == []
@@ -169,12 +165,38 @@ def test_quality_rules_run_in_the_write_and_are_reported_after_it(
 
 
 def test_rules_of_a_sink_that_cannot_abort_run_before_the_save(spark: SparkSession) -> None:
-    set_guarding_sinks(set())  # e.g. a MemoryDataset or a kedro-datasets sink
-    expect_save("other")  # ignored: the sink cannot abort its write
+    ledger = QualityLedger(set())  # e.g. a MemoryDataset or a kedro-datasets sink
+    ledger.expect_save("other")  # ignored: the sink cannot abort its write
     rules = QualityRules([{"rule": "not_null", "columns": ["id"]}], dataset="other")
     bad = spark.createDataFrame([(None, 2.0)], "id string, score double")
     with pytest.raises(DataValidationError, match=r"not_null\(id\): 1 of 1 rows"):
         rules.validate(bad)
+
+
+def test_a_save_mark_belongs_to_its_ledger_and_its_thread(spark: SparkSession) -> None:
+    rules = QualityRules([{"rule": "not_null", "columns": ["id"]}], dataset="scores")
+    bad = spark.createDataFrame([(None, 2.0)], "id string, score double")
+    QualityLedger({"scores"}).expect_save("scores")  # a run that stopped before its save
+    QualityLedger({"scores"}).expect_save("other")  # the next run's ledger is the one in use
+    with pytest.raises(DataValidationError, match=r"not_null\(id\): 1 of 1 rows"):
+        rules.validate(bad)  # no mark in this ledger: the rules ran at once
+
+    ledger = QualityLedger({"scores"})
+    ledger.expect_save("scores")
+    outcome: list[BaseException | DataFrame] = []
+
+    def other_thread() -> None:  # e.g. another node of a ThreadRunner
+        try:
+            outcome.append(rules.validate(bad))
+        except DataValidationError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert isinstance(outcome[0], DataValidationError)  # the mark stayed with its thread
+    assert guards.is_guarded(rules.validate(bad))  # and is used here, once
+    assert ledger.take_save_mark("scores") is False
 
 
 def test_a_guard_fired_in_a_node_job_is_terminal_and_explained(
@@ -220,8 +242,7 @@ def test_a_source_that_changed_before_the_report_is_said_so(
         credentials=pg_credentials,
     )
     rules = QualityRules([{"rule": "not_null", "columns": ["user_id"]}], dataset="users")
-    set_guarding_sinks({"users"})
-    expect_save("users")
+    QualityLedger({"users"}).expect_save("users")
     checked = rules.validate(table.load())
     with pytest.raises(Exception) as info:
         checked.count()  # the guard fires on the NULL

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -265,13 +266,13 @@ class QualityRules:
     def validate(self, data: DataFrame) -> DataFrame:
         """Check ``data``; return it, minus the rows a ``drop`` rule removed.
 
-        When the data is about to be saved to a sink that honours guards
-        (:func:`set_guarding_sinks`, :func:`expect_save`) and every rule is a row rule of
+        When the data is about to be saved to a sink that honours guards (the run's
+        :class:`QualityLedger` marked the save) and every rule is a row rule of
         severity ``warn`` or ``fail``, nothing runs here: the ``fail`` rules become a guard
         inside the job that writes the data (:mod:`spark_etl.contracts.guards`), the rows each
         rule breaks are counted by a Spark ``Observation`` of that job, and
-        :func:`report_pending` logs the outcomes once the save is done. Otherwise (a dataset rule
-        or a ``drop`` rule) all rules run now, in one pass.
+        :meth:`QualityLedger.report` logs the outcomes once the save is done.
+        Otherwise (a dataset rule or a ``drop`` rule) all rules run now, in one pass.
 
         Raises:
             DataValidationError: when a ``fail`` rule fails (from the write, for guarded rules).
@@ -279,10 +280,13 @@ class QualityRules:
         self._check_columns(data)
         if data.isStreaming:
             return self._drop(data, [r for r in self._row_rules() if r.severity == "drop"])
-        if _take_save_mark(self.dataset) and all(
-            isinstance(r, _RowRule) and r.severity != "drop" for r in self.rules
+        ledger = _active_ledger.get()
+        if (
+            ledger is not None
+            and ledger.take_save_mark(self.dataset)
+            and all(isinstance(r, _RowRule) and r.severity != "drop" for r in self.rules)
         ):
-            return self._in_job(data)
+            return self._in_job(data, ledger)
         results = evaluate(data, self.rules)
         for result in results:
             _log(self.dataset, result)
@@ -292,7 +296,7 @@ class QualityRules:
         failing = {r.rule for r in results if not r.passed and r.severity == "drop"}
         return self._drop(data, [r for r in self._row_rules() if r.label() in failing])
 
-    def _in_job(self, data: DataFrame) -> DataFrame:
+    def _in_job(self, data: DataFrame, ledger: QualityLedger) -> DataFrame:
         """Guard the ``fail`` rules and count every rule while the data is written."""
         fail: list[Rule] = [
             r for r in self.rules if isinstance(r, _RowRule) and r.severity == "fail"
@@ -319,8 +323,8 @@ class QualityRules:
             explain,
         )
         # Guarded rules pass if the write succeeds: only the warn rules need counting, and the
-        # rows are the sink's own count of the save (report_pending), unless warn rules need an
-        # observation anyway (each one costs the write a little).
+        # rows are the sink's own count of the save (QualityLedger.report), unless warn rules
+        # need an observation anyway (each one costs the write a little).
         warn = [
             _aggregate(rule).alias(f"r{i}")
             for i, rule in enumerate(self.rules)
@@ -329,9 +333,7 @@ class QualityRules:
         observation = Observation(f"spark_etl_quality_{uuid.uuid4().hex}") if warn else None
         if observation is not None:
             checked = checked.observe(observation, F.count(F.lit(1)).alias("_rows"), *warn)
-        with _lock:
-            # One save of a dataset at a time: a new one replaces what a failed one left.
-            _pending[self.dataset] = _Pending(observation, data, self.rules)
+        ledger.hold(self.dataset, _Pending(observation, data, self.rules))
         return checked
 
     def _row_rules(self) -> list[_RowRule]:
@@ -373,68 +375,85 @@ class _Pending:
     rules: list[Rule]
 
 
-_pending: dict[str, _Pending] = {}
-_in_job_sinks: set[str] = set()
-_saving: set[str] = set()
-_lock = threading.Lock()
+class QualityLedger:
+    """A run's record of the saves whose rules ride in the write, and what those writes counted.
 
-
-def set_guarding_sinks(datasets: set[str]) -> None:
-    """Name the datasets whose sinks honour guards (spark-etl's: they abort or pre-check).
-
-    Their rules may run inside the write job; any other sink (a ``MemoryDataset``, a dataset of
-    kedro-datasets) could be half-written by a guard that fires, so its rules run before the save.
-    The contract hook names the catalog's spark-etl datasets when the catalog is created.
+    The contract hook owns one: it names the sinks that honour guards when the catalog is
+    created (:meth:`guard_sinks`), marks each save right before Kedro's catalog validates and
+    writes the data (:meth:`expect_save`), and logs what the write counted once the save is done
+    (:meth:`report`). Kedro calls the validator from inside the catalog's save, with no way to
+    pass it anything, so the mark travels in a context variable that is local to the saving
+    thread: a validation with no mark (a load, ``kedro.validation``'s API, a save outside a run)
+    runs its rules at once.
     """
-    with _lock:
-        _in_job_sinks.clear()
-        _in_job_sinks.update(datasets)
-        _saving.clear()
+
+    def __init__(self, guarding: set[str] | None = None) -> None:
+        self._guarding: set[str] = set(guarding or ())
+        self._saving: set[str] = set()
+        self._pending: dict[str, _Pending] = {}
+        self._lock = threading.Lock()
+
+    def guard_sinks(self, datasets: set[str]) -> None:
+        """Name the datasets whose sinks honour guards (spark-etl's: they abort or pre-check).
+
+        Their rules may run inside the write job; any other sink (a ``MemoryDataset``, a dataset
+        of kedro-datasets) could be half-written by a guard that fires, so its rules run before
+        the save.
+        """
+        with self._lock:
+            self._guarding = set(datasets)
+            self._saving.clear()
+            self._pending.clear()
+
+    def expect_save(self, dataset: str) -> None:
+        """Say that the next validation of ``dataset``'s rules, in this thread, checks data
+        about to be saved. The mark is used once."""
+        with self._lock:
+            if dataset in self._guarding:
+                self._saving.add(dataset)
+        _active_ledger.set(self)
+
+    def take_save_mark(self, dataset: str) -> bool:
+        """Whether a save of ``dataset`` is under way (and the mark is used up)."""
+        with self._lock:
+            if dataset in self._saving:
+                self._saving.discard(dataset)
+                return True
+            return False
+
+    def hold(self, dataset: str, pending: _Pending) -> None:
+        """Keep what the write of ``dataset`` will count until :meth:`report`."""
+        with self._lock:
+            # One save of a dataset at a time: a new one replaces what a failed one left.
+            self._pending[dataset] = pending
+
+    def report(self, dataset: str, rows: int | None = None) -> list[RuleResult]:
+        """Log the outcome of the rules counted while ``dataset`` was written; return them.
+
+        Called once the save is done, with the rows the save wrote as the sink counted them. A
+        write that never ran (it failed) has nothing to report; its guard raised the failure.
+        """
+        with self._lock:
+            entry = self._pending.pop(dataset, None)
+            self._saving.discard(dataset)
+        if entry is None:
+            return []
+        metrics = {} if entry.observation is None else observed(entry.observation)
+        total = rows if metrics is None or "_rows" not in metrics else int(metrics["_rows"])
+        if metrics is None or total is None:
+            return []
+        results = [
+            _result(entry.data, rule, metrics.get(f"r{i}", 0), total)
+            for i, rule in enumerate(entry.rules)
+        ]
+        for result in results:
+            _log(dataset, result)
+        return results
 
 
-def expect_save(dataset: str) -> None:
-    """Say that the next validation of ``dataset``'s rules checks data about to be saved.
-
-    The contract hook calls this right before Kedro's catalog saves (and so validates) the data;
-    the mark is used once. Without it (a load, ``kedro.validation.validate_dataset``) the rules
-    run at once: there is no write for them to ride in.
-    """
-    with _lock:
-        if dataset in _in_job_sinks:
-            _saving.add(dataset)
-
-
-def _take_save_mark(dataset: str) -> bool:
-    with _lock:
-        if dataset in _saving:
-            _saving.discard(dataset)
-            return True
-        return False
-
-
-def report_pending(dataset: str, rows: int | None = None) -> list[RuleResult]:
-    """Log the outcome of the rules counted while ``dataset`` was written; return the outcomes.
-
-    Called once the save is done (``ContractHooks.after_dataset_saved``), with the rows the save
-    wrote as the sink counted them. A write that never ran (it failed) has nothing to report;
-    its guard raised the failure itself.
-    """
-    with _lock:
-        entry = _pending.pop(dataset, None)
-        _saving.discard(dataset)
-    if entry is None:
-        return []
-    metrics = {} if entry.observation is None else observed(entry.observation)
-    total = rows if metrics is None or "_rows" not in metrics else int(metrics["_rows"])
-    if metrics is None or total is None:
-        return []
-    results = [
-        _result(entry.data, rule, metrics.get(f"r{i}", 0), total)
-        for i, rule in enumerate(entry.rules)
-    ]
-    for result in results:
-        _log(dataset, result)
-    return results
+_active_ledger: ContextVar[QualityLedger | None] = ContextVar(
+    "spark_etl_quality_ledger", default=None
+)
 
 
 def _rule_columns(rule: Rule) -> list[str]:

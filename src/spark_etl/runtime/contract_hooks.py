@@ -12,7 +12,7 @@ with the dataset, fields and offending records; nothing is written. Data a node 
 just saved (and so checked) is not checked again when the next node loads it.
 
 The hook also logs, after each save, the quality rules counted while the data was written
-(:func:`spark_etl.contracts.quality.report_pending`).
+(its :class:`~spark_etl.contracts.quality.QualityLedger`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from spark_etl.contracts import (
     validate,
 )
 from spark_etl.contracts.guards import is_guarded, run_guards
-from spark_etl.contracts.quality import expect_save, report_pending, set_guarding_sinks
+from spark_etl.contracts.quality import QualityLedger
 from spark_etl.datasets.base import EtlDataset, Stage
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class ContractHooks:
         self._catalog: DataCatalog | None = None
         self._pipeline: str | None = None
         self._checked: set[str] = set()
+        self.quality = QualityLedger()
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
@@ -89,7 +90,7 @@ class ContractHooks:
         """Every schema the catalog names must exist; spark-etl datasets get their check."""
         self._catalog = catalog
         self._checked.clear()
-        set_guarding_sinks({name for name in catalog if self._rules_may_ride(catalog, name)})
+        self.quality.guard_sinks({name for name in catalog if self._rules_may_ride(catalog, name)})
         for name in catalog:
             ref = contract_of(catalog, name)
             if ref is None:
@@ -123,7 +124,7 @@ class ContractHooks:
         must not fire halfway through its write. Kedro's in-memory datasets write nothing, so
         the guard fires wherever their data is used.
         """
-        expect_save(dataset_name)
+        self.quality.expect_save(dataset_name)
         if not self._guards(dataset_name):
             if self._persists(dataset_name) and _guarded_batch(data):
                 run_guards(data)
@@ -136,7 +137,7 @@ class ContractHooks:
         catalog = self._catalog
         dataset = catalog.get(dataset_name) if catalog and dataset_name in catalog else None
         saved = dataset.last_save if isinstance(dataset, EtlDataset) else None
-        report_pending(dataset_name, saved.records if saved is not None else None)
+        self.quality.report(dataset_name, saved.records if saved is not None else None)
 
     def _guards(self, name: str) -> bool:
         """Whether the dataset checks through the guard attached to it (a spark-etl dataset)."""
