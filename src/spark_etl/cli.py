@@ -12,16 +12,27 @@ project's own ``cli.py`` still wins over all of these.
 from __future__ import annotations
 
 import copy
+import logging
+import os
+import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from kedro.framework.cli.project import run as kedro_run
+from kedro.framework.project import pipelines
+from kedro.framework.session import KedroSession
+from kedro.utils import find_kedro_project
 
 from spark_etl import stack
+from spark_etl.declared import DeclaredPipelineError
 from spark_etl.exceptions import EtlError
-from spark_etl.runtime import jars
+from spark_etl.runtime import jars, logs
+from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
+from spark_etl.runtime.failure import TRACEBACK_ENV, Failure, explain
+from spark_etl.runtime.preflight import Problem, check_run
 from spark_etl.vault.cli import vault
 
 DEFAULT_RUNNER = "spark_etl.runtime.runner.RetryingRunner"
@@ -39,12 +50,129 @@ def _with_default_runner(command: click.Command, runner: str) -> click.Command:
     return patched
 
 
-run = _with_default_runner(kedro_run, DEFAULT_RUNNER)
+def _reporting_failures(command: click.Command) -> click.Command:
+    """``command`` (Kedro's ``run``) that ends a failed run with a short block on stderr and an
+    exit code by kind of failure (``spark_etl.runtime.failure``), the traceback in the run's log
+    file; ``--verbose`` (or ``SPARK_ETL_TRACEBACK=1``) prints the traceback as well."""
+    original = command.callback
+    assert original is not None
+
+    def callback(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
+        log_file = _name_run_log()
+        with warnings.catch_warnings():
+            # The mission's and the README's command line is `kedro run --pipeline NAME`, which
+            # Kedro 1.x still runs; its deprecation notice is no action for the user yet.
+            warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")
+            try:
+                return original(*args, **kwargs)
+            except Exception as exc:  # every failure of the run ends in the report below
+                failure = explain(exc, _catalog_files(kwargs.get("env")))
+                _log_failure(exc, failure, log_file)
+                if verbose or os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+                    click.echo(traceback.format_exc(), err=True)
+                click.echo(failure.block(log_file if log_file.is_file() else None), err=True)
+                raise SystemExit(int(failure.code)) from None
+
+    command.callback = callback
+    command.params.append(
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            help=f"Print the traceback of a failure (also: {TRACEBACK_ENV}=1).",
+        )
+    )
+    return command
+
+
+def _name_run_log() -> Path:
+    """The run's log file (``SPARK_ETL_RUN_LOG``; a new one under ``logs/`` unless set), named
+    before the run so that the Spark session and the failure report find it."""
+    named = logs.run_log_path(find_kedro_project(Path.cwd()) or Path.cwd())
+    assert named is not None  # a project path is given
+    os.environ[logs.RUN_LOG_ENV] = str(named)
+    return named
+
+
+def _catalog_files(env: str | None) -> list[Path]:
+    """The catalog files of the run's conf (to say which file declares a broken entry)."""
+    conf = (find_kedro_project(Path.cwd()) or Path.cwd()) / "conf"
+    envs = ["base", env or os.environ.get("KEDRO_ENV") or "local"]
+    return [p for e in envs for p in sorted((conf / e).glob("**/catalog*.y*ml"))]
+
+
+def _log_failure(exc: Exception, failure: Failure, log_file: Path) -> None:
+    """The failure and its full traceback, in the run's log file only."""
+    if not log_file.parent.is_dir():
+        return
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logs.json_formatter())
+    handler.addFilter(logs.RedactionFilter())
+    record = logging.LogRecord(
+        "spark_etl.failure", logging.ERROR, __file__, 0, "%s", (failure.message,), None
+    )
+    record.exc_info = (type(exc), exc, exc.__traceback__)
+    for key, value in {
+        "event": "run_failed",
+        "error_kind": failure.kind,
+        "exit_code": int(failure.code),
+    }.items():
+        setattr(record, key, value)
+    try:
+        handler.handle(record)
+    finally:
+        handler.close()
+
+
+run = _reporting_failures(_with_default_runner(kedro_run, DEFAULT_RUNNER))
 
 
 @click.group(name="spark_etl", context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """spark-etl project commands."""
+
+
+@cli.command("check")
+@click.option(
+    "--pipelines", "-p", "names", multiple=True, help="Pipelines to check (default: all)."
+)
+@click.option("--env", "-e", default=None, help="Kedro environment to check.")
+def check_command(names: tuple[str, ...], env: str | None) -> None:
+    """Check pipelines without running them: every node on empty data of the right shape."""
+    log_file = _name_run_log()
+    try:
+        code = _check(list(names), env)
+    except Exception as exc:  # the catalog or the pipelines could not even be built
+        failure = explain(exc, _catalog_files(env))
+        _log_failure(exc, failure, log_file)
+        click.echo(failure.block(log_file if log_file.is_file() else None), err=True)
+        raise SystemExit(int(failure.code)) from None
+    raise SystemExit(code)
+
+
+def _check(names: list[str], env: str | None) -> int:
+    """Print what the preflight finds in each pipeline; 2 when any has a problem."""
+    session = KedroSession.create(env=env)
+    with session:
+        catalog = session.load_context().catalog
+        chosen = names or sorted(n for n in pipelines if n != "__default__")
+        found = 0
+        for name in chosen:
+            pipeline = pipelines[name]
+            try:
+                DeclaredPipelineHooks().before_pipeline_run(pipeline, catalog)
+                report = check_run(pipeline, catalog)
+                problems = report.problems
+            except DeclaredPipelineError as exc:
+                report, problems = None, [Problem(f"pipeline '{name}'", str(exc))]
+            found += len(problems)
+            if problems:
+                click.echo(f"{name}: {len(problems)} problem(s)")
+                for problem in problems:
+                    click.echo(f"  - {problem}")
+            elif report is not None:
+                skipped = f", {report.nodes_skipped} skipped" if report.nodes_skipped else ""
+                click.echo(f"{name}: {report.nodes_checked} node(s) checked{skipped}, no problem")
+    return 2 if found else 0
 
 
 @cli.command("jars")

@@ -1,4 +1,4 @@
-"""Pipelines declared in configuration alone: ``conf/base/pipelines/<id>.yml`` (or ``.json``).
+"""Pipelines declared in configuration alone: ``conf/<env>/pipelines/<id>.yml`` (or ``.json``).
 
 ::
 
@@ -16,7 +16,13 @@ Each file is validated against ``spark_etl/pipeline.schema.json`` (shipped with 
 editor's YAML schema at it) and every step's transform and
 parameters against the transform registry when the pipelines are registered, before Spark starts;
 every error names the file, the JSON path and the problem. Each step becomes one Kedro node (so
-kedro-viz shows them), chained through in-memory datasets ``<id>.<n>_<transform>``.
+kedro-viz shows them), chained through in-memory datasets ``<id>__<n>_<transform>`` (Kedro
+reserves dots in dataset names for namespaces).
+
+Files are read from ``conf/base/pipelines/`` and from the run's environment
+(``conf/<env>/pipelines/``); an env file replaces a base one of the same id. A file that is not
+valid is skipped with a warning, and only a run of the pipeline it declares fails (with that
+file's error).
 
 A project's ``pipeline_registry.py`` registers them beside its modular pipelines with
 :func:`project_pipelines`.
@@ -25,6 +31,7 @@ A project's ``pipeline_registry.py`` registers them beside its modular pipelines
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -43,6 +50,7 @@ from spark_etl.exceptions import ConfigError
 from spark_etl.transforms import TransformError, apply, get, validate
 
 PIPELINES_ENV = "SPARK_ETL_PIPELINES_DIR"
+logger = logging.getLogger(__name__)
 
 
 class DeclaredPipelineError(ConfigError):
@@ -82,11 +90,64 @@ class _Step:
         return apply(df, self.transform, self.params, **inputs)
 
 
-def default_directory() -> Path:
-    """``$SPARK_ETL_PIPELINES_DIR``, else the project's ``conf/base/pipelines``."""
+@dataclass(frozen=True)
+class Skipped:
+    """A declared-pipeline file that was not registered, and why."""
+
+    path: Path
+    #: the id the file declares, or its file name's stem when the id cannot be read
+    id: str
+    error: DeclaredPipelineError
+
+
+@dataclass
+class Declarations:
+    """What the pipeline folders hold: the valid declarations and the files skipped."""
+
+    found: list[Declaration] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def skipped_for(self, name: str) -> Skipped | None:
+        """The skipped file that declares pipeline ``name``, if any."""
+        return next((s for s in self.skipped if s.id == name), None)
+
+
+@dataclass(frozen=True)
+class _ConfLocation:
+    source: Path
+    base_env: str
+    run_env: str | None
+
+
+#: Where the running session reads its configuration (set by the declared-pipelines hook when the
+#: context exists): Kedro calls ``register_pipelines()`` with no arguments, so the run's
+#: environment reaches the registry this way.
+_conf_location: _ConfLocation | None = None
+
+
+def use_conf(source: Path, base_env: str = "base", run_env: str | None = None) -> None:
+    """Read declared pipelines from ``<source>/<base_env>/pipelines`` and the run's env."""
+    global _conf_location  # noqa: PLW0603 - see _conf_location
+    _conf_location = _ConfLocation(source, base_env, run_env)
+
+
+def default_directories() -> list[Path]:
+    """``$SPARK_ETL_PIPELINES_DIR``, else ``conf/base/pipelines`` and ``conf/<env>/pipelines``
+    of the run (``KEDRO_ENV``, else ``local``), the env's files overriding base ones of the same
+    id."""
     if os.environ.get(PIPELINES_ENV):
-        return Path(os.environ[PIPELINES_ENV])
-    return Path.cwd() / "conf" / "base" / "pipelines"
+        return [Path(os.environ[PIPELINES_ENV])]
+    where = _conf_location or _ConfLocation(Path.cwd() / "conf", "base", None)
+    env = where.run_env or os.environ.get("KEDRO_ENV") or "local"
+    folders = [where.source / where.base_env / "pipelines"]
+    if env != where.base_env:
+        folders.append(where.source / env / "pipelines")
+    return folders
+
+
+def default_directory() -> Path:
+    """The base folder of declared pipelines (the first of :func:`default_directories`)."""
+    return default_directories()[0]
 
 
 def schema_path() -> Path:
@@ -94,27 +155,54 @@ def schema_path() -> Path:
     return Path(str(files("spark_etl") / "pipeline.schema.json"))
 
 
-def load_declarations(directory: Path | None = None) -> list[Declaration]:
-    """Read and validate every ``*.yml``, ``*.yaml`` and ``*.json`` file of ``directory``.
+def read_declarations(directories: Sequence[Path] | None = None) -> Declarations:
+    """Read and validate every ``*.yml``, ``*.yaml`` and ``*.json`` file of ``directories``.
 
-    Raises:
-        DeclaredPipelineError: naming the file, the JSON path and the problem.
+    A later folder's file replaces an earlier one's of the same id (an env overrides base). A
+    file that is not valid is skipped, with its error, and does not stop the others.
     """
-    folder = directory or default_directory()
-    if not folder.is_dir():
-        return []
     schema = json.loads(schema_path().read_text(encoding="utf-8"))
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml", ".json"))
-    declarations = [_load(path, schema) for path in files]
-    seen: dict[str, Path] = {}
-    for declaration in declarations:
-        if declaration.id in seen:
-            raise DeclaredPipelineError(
-                f"{declaration.path}: $.id: pipeline '{declaration.id}' is already declared in "
-                f"{seen[declaration.id]}."
-            )
-        seen[declaration.id] = declaration.path
-    return declarations
+    result = Declarations()
+    by_id: dict[str, Declaration] = {}
+    for folder in directories if directories is not None else default_directories():
+        if not folder.is_dir():
+            continue
+        in_folder: dict[str, Path] = {}
+        for path in sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml", ".json")):
+            try:
+                declaration = _load(path, schema)
+                if declaration.id in in_folder:
+                    raise DeclaredPipelineError(
+                        f"{path}: $.id: pipeline '{declaration.id}' is already declared in "
+                        f"{in_folder[declaration.id]}."
+                    )
+            except DeclaredPipelineError as exc:
+                skipped = Skipped(path, _id_of(path), exc)
+                result.skipped.append(skipped)
+                if skipped.id not in in_folder:
+                    # a broken override stands for its pipeline: the base file does not run
+                    by_id.pop(skipped.id, None)
+                continue
+            in_folder[declaration.id] = path
+            by_id[declaration.id] = declaration
+    result.found = list(by_id.values())
+    return result
+
+
+def load_declarations(directory: Path | None = None) -> list[Declaration]:
+    """The valid declarations of ``directory`` (default: :func:`default_directories`)."""
+    return read_declarations([directory] if directory is not None else None).found
+
+
+def _id_of(path: Path) -> str:
+    """The id a file declares, as far as it can be read; else the file name's stem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        return path.stem
+    found = spec.get("id") if isinstance(spec, dict) else None
+    return found if isinstance(found, str) and found else path.stem
 
 
 def _load(path: Path, schema: dict[str, Any]) -> Declaration:
@@ -158,7 +246,7 @@ def build(declaration: Declaration) -> Pipeline:
     current = spec["sources"][0]
     for i, step in enumerate(steps):
         output = (
-            spec["sink"]["dataset"] if i == len(steps) - 1 else f"{pid}.{i}_{step['transform']}"
+            spec["sink"]["dataset"] if i == len(steps) - 1 else f"{pid}__{i}_{step['transform']}"
         )
         inputs = {"df": current, **(step.get("inputs") or {})}
         nodes.append(
@@ -174,8 +262,25 @@ def build(declaration: Declaration) -> Pipeline:
 
 
 def declared_pipelines(directory: Path | None = None) -> dict[str, Pipeline]:
-    """Every declared pipeline, built."""
-    return {d.id: build(d) for d in load_declarations(directory)}
+    """Every valid declared pipeline, built; a skipped file is logged with its error (running
+    its pipeline reports that error)."""
+    return _built(read_declarations([directory] if directory is not None else None))
+
+
+def _built(read: Declarations) -> dict[str, Pipeline]:
+    for skipped in read.skipped:
+        logger.warning(
+            "Declared pipeline file %s skipped: %s",
+            skipped.path,
+            skipped.error,
+            extra={
+                "event": "declared_pipeline_skipped",
+                "file": str(skipped.path),
+                "pipeline": skipped.id,
+                "error": str(skipped.error),
+            },
+        )
+    return {d.id: build(d) for d in read.found}
 
 
 def retry_overrides(directory: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -194,8 +299,9 @@ def project_pipelines(default: Sequence[str] = ()) -> dict[str, Pipeline]:
     Raises:
         DeclaredPipelineError: a declared pipeline has the name of a modular one.
     """
-    declared = declared_pipelines()
-    pipelines = _modular_pipelines(set(declared))
+    read = read_declarations()
+    declared = _built(read)
+    pipelines = _modular_pipelines()
     pipelines.pop("__default__", None)
     for name, built in declared.items():
         if name in pipelines:
@@ -213,13 +319,14 @@ def project_pipelines(default: Sequence[str] = ()) -> dict[str, Pipeline]:
     return pipelines
 
 
-def _modular_pipelines(declared: set[str]) -> dict[str, Pipeline]:
+def _modular_pipelines() -> dict[str, Pipeline]:
     try:
         return find_pipelines(raise_errors=True)
     except ImportError as exc:
-        # Kedro's lazy loading asks the package finder for every requested name, declared ones
-        # too; it reports a name without a module with no cause. Any other failure stands.
-        if exc.__cause__ is not None or not any(f".pipelines.{n}'" in str(exc) for n in declared):
+        # Kedro's lazy loading asks the package finder for every requested name (declared ones,
+        # a typo); it reports a name without a module with no cause, and the session then says
+        # which pipelines exist. Any other failure (a broken pipeline module) stands.
+        if exc.__cause__ is not None:
             raise
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

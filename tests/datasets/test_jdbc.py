@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +71,45 @@ def test_upsert_insert_update_mixed_and_rerun(
     ds.save(frame(spark, [("b", 20, 2.5, {}, later), ("c", 3, 3.5, None, later)]))
     assert db.rows(unique_name) == [("a", 10, 1.5, T1), ("b", 20, 2.5, T1), ("c", 3, 3.5, T1)]
     assert ds.load().count() == 3
+
+
+@pytest.mark.parametrize("mode", ["upsert", "append", "overwrite"])
+def test_a_created_table_stores_nested_values_as_json(
+    spark: SparkSession, db: Database, unique_name: str, mode: str
+) -> None:
+    """Maps, arrays and structs get the database's JSON type (jsonb / JSON) when the table is
+    created, so its JSON operators work on them."""
+    ds = JDBCDataset(
+        url=db.url,
+        table=unique_name,
+        credentials=db.credentials,
+        write_mode=mode,
+        key_columns=["id"] if mode == "upsert" else None,
+    )
+    rows = spark.createDataFrame(
+        [("a", {"click": 3, "view": 1}, [1, 2], ("x", 7))],
+        "id string, counts map<string,long>, ids array<long>, s struct<k:string,n:long>",
+    )
+    ds.save(rows)
+    if db.name == "postgresql":
+        types = db.run(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_name = '{unique_name}' AND column_name <> 'id' ORDER BY column_name"
+        )
+        assert types == [("counts", "jsonb"), ("ids", "jsonb"), ("s", "jsonb")]
+        got = db.run(
+            f"SELECT counts->>'click', jsonb_array_length(ids), s->>'n' FROM {unique_name}"
+        )
+        assert got == [("3", 2, "7")]
+    else:
+        got = db.run(
+            f"SELECT JSON_EXTRACT(counts, '$.click'), JSON_LENGTH(ids), "
+            f"JSON_UNQUOTE(JSON_EXTRACT(s, '$.k')), JSON_VALID(counts) FROM {unique_name}"
+        )
+        assert [tuple(str(v) for v in row) for row in got] == [("3", "2", "x", "1")]
+    (back,) = ds.load().collect()  # JSON text without a contract to type it
+    assert json.loads(back["counts"]) == {"click": 3, "view": 1}
+    assert json.loads(back["ids"]) == [1, 2] and json.loads(back["s"]) == {"k": "x", "n": 7}
 
 
 @pytest.mark.parametrize("mode", ["upsert", "append", "overwrite"])

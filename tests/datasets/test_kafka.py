@@ -75,6 +75,9 @@ def test_avro_round_trip_with_keys_and_offsets(
 ) -> None:
     ds = dataset(bootstrap, unique_name, key_column="event_id")
     ds.save(events(spark, 20))
+    assert ds.last_save is not None and ds.last_save.records == 20  # counted while written
+    ds.save(events(spark, 0))
+    assert ds.last_save.records == 0
     back = ds.load()
     assert fields(back) == fields(events(spark, 20))
     meta = back.select("kafka_key", "kafka_topic", "kafka_partition", "kafka_offset").collect()

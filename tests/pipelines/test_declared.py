@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from spark_etl.declared import (
     DeclaredPipelineError,
     build,
     load_declarations,
+    read_declarations,
     retry_overrides,
 )
 from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
@@ -45,6 +47,7 @@ def test_a_valid_declaration_builds_one_node_per_step(tmp_path: Path) -> None:
     (declaration,) = load_declarations(tmp_path)
     pipe = build(declaration)
     assert [n.name for n in pipe.nodes] == ["demo_declared.0_filter", "demo_declared.1_join"]
+    assert pipe.datasets() == {"events", "users", "demo_declared__0_filter", "out"}
     assert pipe.inputs() == {"events", "users"}
     assert pipe.outputs() == {"out"}
     assert retry_overrides(tmp_path) == {"demo_declared": {"retries": 1, "delay": 0.5}}
@@ -89,26 +92,45 @@ def test_invalid_declarations_name_file_and_path(tmp_path: Path, change: Any, me
     spec = json.loads(json.dumps(GOOD))
     change(spec)
     path = write(tmp_path, "demo", spec)
+    write(tmp_path, "other", {**GOOD, "id": "other"})
+    read = read_declarations([tmp_path])
+    assert [d.id for d in read.found] == ["other"]  # a broken file does not stop the others
+    (skipped,) = read.skipped
+    assert skipped.path == path and skipped.id in ("demo_declared", "Bad Id")
     with pytest.raises(DeclaredPipelineError, match=rf"(?s){path}: .*{message}"):
-        load_declarations(tmp_path)
+        raise skipped.error
 
 
 def test_unparsable_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{"id": ')
-    with pytest.raises(DeclaredPipelineError, match=rf"{path}: not valid JSON"):
-        load_declarations(tmp_path)
+    (skipped,) = read_declarations([tmp_path]).skipped
+    assert skipped.id == "broken"  # no id to read: the file's name
+    assert str(skipped.error).startswith(f"{path}: not valid JSON")
 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "a", GOOD)
     second = write(tmp_path, "b", GOOD)
-    with pytest.raises(
-        DeclaredPipelineError,
-        match=rf"{second}: \$\.id: pipeline 'demo_declared' "
-        "is already declared",
-    ):
-        load_declarations(tmp_path)
+    read = read_declarations([tmp_path])
+    assert [d.path.name for d in read.found] == ["a.yml"]
+    (skipped,) = read.skipped
+    assert re.match(
+        rf"{second}: \$\.id: pipeline 'demo_declared' is already declared", str(skipped.error)
+    )
+
+
+def test_an_env_file_replaces_the_base_file_of_the_same_id(tmp_path: Path) -> None:
+    base, env = tmp_path / "base", tmp_path / "prod"
+    base.mkdir()
+    env.mkdir()
+    write(base, "demo", GOOD)
+    write(base, "other", {**GOOD, "id": "other"})
+    override = write(env, "demo", {**GOOD, "sink": {"dataset": "out_prod"}})
+    found = {d.id: d for d in read_declarations([base, env]).found}
+    assert sorted(found) == ["demo_declared", "other"]
+    assert found["demo_declared"].path == override
+    assert found["demo_declared"].spec["sink"]["dataset"] == "out_prod"
 
 
 def test_unknown_dataset_is_named_when_the_catalog_exists(tmp_path: Path) -> None:
@@ -119,7 +141,11 @@ def test_unknown_dataset_is_named_when_the_catalog_exists(tmp_path: Path) -> Non
         match=rf"{path}: \$\.steps\[1\]\.inputs\.right: dataset 'users' is not in "
         "the catalog",
     ):
-        DeclaredPipelineHooks(tmp_path).after_catalog_created(catalog)
+        DeclaredPipelineHooks(tmp_path).before_pipeline_run(build(load(path)), catalog)
+    fine = {**GOOD, "id": "other", "steps": GOOD["steps"][:1]}
+    other = build(load(write(tmp_path, "other", fine)))
+    # demo's mistake fails only runs of demo_declared: this run checks its own pipeline
+    DeclaredPipelineHooks(tmp_path).before_pipeline_run(other, catalog)
 
 
 def test_write_mode_must_agree_with_the_catalog(tmp_path: Path) -> None:
@@ -134,7 +160,12 @@ def test_write_mode_must_agree_with_the_catalog(tmp_path: Path) -> None:
         match=rf"{path}: \$\.sink\.write_mode: 'overwrite', but the catalog entry "
         "'out' writes with 'append'",
     ):
-        DeclaredPipelineHooks(tmp_path).after_catalog_created(catalog)
+        DeclaredPipelineHooks(tmp_path).before_pipeline_run(build(load(path)), catalog)
+
+
+def load(path: Path) -> Any:
+    (found,) = [d for d in load_declarations(path.parent) if d.path == path]
+    return found
 
 
 @pytest.mark.integration

@@ -27,7 +27,7 @@ from spark_etl.vault import (
 )
 from spark_etl.vault.crypto import KdfParams
 
-FAST = KdfParams(n=2**10)  # cheap scrypt for tests; the default is 2**15
+FAST = KdfParams(n=2**10)  # cheap scrypt for tests; the default is OWASP's 2**17
 SECRET = "s3cr3t-v4lue"
 
 
@@ -125,6 +125,18 @@ def test_init_refuses_to_overwrite(vault: Vault) -> None:
 def test_invalid_ids_are_refused(vault: Vault, bad: str) -> None:
     with pytest.raises(InvalidSecretIdError, match="Invalid secret id"):
         vault.set(bad, "v")
+
+
+def test_an_older_cost_is_read_and_raised_on_the_next_write(vault: Vault) -> None:
+    vault.set("db.password", "s3cr3t-value")  # written at FAST, as an older spark-etl did
+    assert json.loads(vault.path.read_text())["kdf"]["n"] == 2**10
+    today = Vault(vault.path, "master-pass", kdf=KdfParams(n=2**12))
+    assert today.get("db.password") == "s3cr3t-value"  # the header's cost opens it
+    assert json.loads(vault.path.read_text())["kdf"]["n"] == 2**10  # reading changes nothing
+    today.set("api.token", "another-value")
+    assert json.loads(vault.path.read_text())["kdf"]["n"] == 2**12
+    assert today.get("db.password") == "s3cr3t-value"
+    assert KdfParams() == KdfParams(n=2**17, r=8, p=1)  # OWASP's minimum for scrypt
 
 
 def test_remove_and_rotate(vault: Vault) -> None:

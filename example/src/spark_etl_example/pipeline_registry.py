@@ -1,4 +1,4 @@
-"""The project's pipelines: the modules of ``pipelines/``, the files of ``conf/base/pipelines/``."""
+"""The project's pipelines: the modules of ``pipelines/``, the files of ``conf/*/pipelines/``."""
 
 from __future__ import annotations
 

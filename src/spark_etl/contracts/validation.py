@@ -51,8 +51,8 @@ class FieldIssue:
         if self.kind == "extra":
             return (
                 f"field '{self.field}' ({self.actual}) is not in the contract: schema evolution "
-                "(a new field in the source); add it to the .avsc with a default, or drop it "
-                "before this dataset"
+                "(a field the source or the pipeline added); add it to the .avsc with a "
+                "default, or drop it before this dataset"
             )
         if self.kind == "type":
             return f"field '{self.field}': expected {self.expected}, got {self.actual}"

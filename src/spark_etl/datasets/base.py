@@ -86,6 +86,19 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         """The configured write mode."""
         return self._write_mode
 
+    def required_columns(self) -> list[str]:
+        """The columns a save needs in its data, by the catalog entry's options (the keys)."""
+        return list(self._key_columns)
+
+    def empty_load(self) -> DataFrame:
+        """A DataFrame with the columns and types ``load`` returns, and no rows.
+
+        For checks of a run before it writes anything (``spark_etl.runtime.preflight``): it
+        reads the source's schema (file footers, a table's metadata), never its rows, and
+        applies no attached check. A source that is not there raises as ``load`` would.
+        """
+        return self._read().limit(0)
+
     def _check_write_mode(self, mode: str) -> str:
         if mode not in WRITE_MODES:
             raise DatasetConfigError(

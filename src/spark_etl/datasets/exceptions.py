@@ -12,6 +12,7 @@ from spark_etl.exceptions import (
 __all__ = [
     "AuthenticationError",
     "DatasetConfigError",
+    "SourceMissingError",
     "SourceUnavailableError",
     "UndecodableRecordsError",
     "UnsafeIdentifierError",
@@ -34,3 +35,7 @@ class WriteRejectedError(TerminalError):
 
 class UndecodableRecordsError(TerminalError):
     """Source records the contract cannot decode (with ``on_decode_error: fail``)."""
+
+
+class SourceMissingError(TerminalError):
+    """A source to read is not there (no files at the path, no such table or topic)."""

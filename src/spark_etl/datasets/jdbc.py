@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from pyspark.sql import DataFrame
+from pyspark.sql.types import StructType
 
 from spark_etl._jvm import (
     UNREACHABLE,
@@ -216,6 +217,11 @@ class JDBCDataset(EtlDataset):
         return True
 
     # ------------------------------------------------------------------ read
+    def required_columns(self) -> list[str]:
+        """The keys, the audit columns and ``dedup_order_by`` a save uses."""
+        extra = [*self._audit_columns, *([self._dedup_order_by] if self._dedup_order_by else [])]
+        return [*super().required_columns(), *extra]
+
     def _read(self) -> DataFrame:
         """Read the table or query; filters on the result are pushed down to the database."""
         source = (
@@ -257,6 +263,7 @@ class JDBCDataset(EtlDataset):
         target = self._require_table()
         columns = [check_identifier(c, "column") for c in data.columns]
         self._check_keys_present(columns)
+        shape = data.schema  # a created table types maps, arrays and structs as JSON
         data = nested_to_json(data)
         if self._write_mode == "upsert" and self._dedup_order_by:
             data = keep_latest(data, self._key_columns, self._dedup_order_by, columns)
@@ -264,7 +271,7 @@ class JDBCDataset(EtlDataset):
         held = HeldConnection(self._open_connection)
         try:
             with self._translated_errors("write"):
-                self._prepare(held.get(), target, staging, data)
+                self._prepare(held.get(), target, staging, shape)
             self._target_checked = micro_batch
             try:
                 with self._translated_errors("write"):
@@ -297,7 +304,7 @@ class JDBCDataset(EtlDataset):
         """The target changes in one transaction, from the staging table, after the load."""
         return True
 
-    def _prepare(self, conn: Any, target: TableName, staging: TableName, data: DataFrame) -> None:
+    def _prepare(self, conn: Any, target: TableName, staging: TableName, shape: StructType) -> None:
         if not self._target_checked:
             if not table_exists(conn, self._dialect, target):
                 if not self._create_table:
@@ -306,14 +313,14 @@ class JDBCDataset(EtlDataset):
                         "false: create it, or set create_table: true."
                     )
                 logger.info("Creating table %s from the DataFrame's schema", self._table_label())
-                execute(conn, self._dialect.create_table(target, data.schema, self._key_columns))
+                execute(conn, self._dialect.create_table(target, shape, self._key_columns))
             if self._write_mode == "upsert":
                 self._check_unique_key(conn, target)
             if self._use_merge:
                 self._check_merge_supported(conn)
         replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
         ddl = (
-            self._dialect.create_table(staging, data.schema, self._key_columns)
+            self._dialect.create_table(staging, shape, self._key_columns)
             if replace
             else self._dialect.create_staging(staging, target)
         )

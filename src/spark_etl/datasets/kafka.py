@@ -13,9 +13,11 @@ Writes encode the contract's fields as Avro values (``to_avro``), with a key.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
@@ -231,6 +233,19 @@ class KafkaDataset(EtlDataset):
             )
         return good.select("_record.*", *self._system_columns())
 
+    def required_columns(self) -> list[str]:
+        """The keys, the ``key_column`` and the ``headers_column`` a save writes."""
+        named = [self._key_column, self._headers_column]
+        return [*super().required_columns(), *(c for c in named if c)]
+
+    def empty_load(self) -> DataFrame:
+        """What ``load`` returns, with no rows, built from the contract: no broker is asked and
+        no dead letter is routed."""
+        contract = self._require_contract()
+        raw = self._spark().createDataFrame([], _KAFKA_RECORD)
+        decoded = self._codec.decoded(raw, contract)
+        return decoded.select("_record.*", *self._system_columns())
+
     def _undecodable_values(self, contract: Contract) -> UndecodableValues:
         """What the routings of undecodable values need from this dataset."""
         return UndecodableValues(
@@ -324,8 +339,8 @@ class KafkaDataset(EtlDataset):
                 **{"kafka.bootstrap.servers": self._bootstrap, "topic": self._topics[0]},
             )
         )
-        with self._translated_errors("write"):
-            writer.save()
+        with self._translated_errors("write"), _v2_kafka_writes(data.sparkSession):
+            writer.mode("append").save()
 
     def _key(self) -> Column | None:
         if self._write_mode == "upsert":
@@ -402,3 +417,29 @@ class KafkaDataset(EtlDataset):
                 "`make services`)"
             )
         return None
+
+
+_V1_SOURCES = "spark.sql.sources.useV1SourceList"
+#: The columns of Spark's Kafka source (with ``includeHeaders``).
+_KAFKA_RECORD = (
+    "key binary, value binary, topic string, partition int, offset long, timestamp timestamp, "
+    "timestampType int, headers array<struct<key:string,value:binary>>"
+)
+
+
+@contextmanager
+def _v2_kafka_writes(spark: SparkSession) -> Iterator[None]:
+    """Write through Kafka's DataSource V2 path while the block runs.
+
+    Spark's V1 write (the default for ``kafka``) runs the query as a command of its own, so an
+    ``Observation`` of the written rows never reports; the V2 path (the same producer code)
+    keeps the query in the plan, and the rows written are counted while they are written.
+    """
+    conf = spark.conf
+    before = conf.get(_V1_SOURCES)
+    sources = [s for s in (before or "").split(",") if s.strip() and s.strip() != "kafka"]
+    conf.set(_V1_SOURCES, ",".join(sources))
+    try:
+        yield
+    finally:
+        conf.set(_V1_SOURCES, before) if before is not None else conf.unset(_V1_SOURCES)

@@ -23,6 +23,7 @@ from spark_etl.datasets.base import EtlDataset, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
     DatasetConfigError,
+    SourceMissingError,
     SourceUnavailableError,
 )
 
@@ -375,6 +376,12 @@ class S3Dataset(EtlDataset):
             return SourceUnavailableError(
                 f"S3 at {endpoint} is not reachable to {action} {where}: is the server up and "
                 "the endpoint right? (locally: `make services`)"
+            )
+        if action == "read" and "PATH_NOT_FOUND" in chain:
+            return SourceMissingError(
+                f"S3Dataset: there is nothing to read at {where}: the path does not exist. "
+                "Write it first (the pipeline that produces it, or the project's sample data: "
+                "`make demo`), or fix 'path' in the catalog entry."
             )
         return None
 

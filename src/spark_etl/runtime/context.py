@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from spark_etl.runtime.retry import RetryPolicy, RetrySettings
 
@@ -26,6 +27,8 @@ class RunContext:
     retry: RetrySettings = field(default_factory=RetrySettings)
     #: stop streaming queries after this many seconds (``None``: on their own or on a signal)
     max_duration_s: float | None = None
+    #: the run's JSON log file, if it could be opened
+    log_file: Path | None = None
 
     def start(self, pipeline: str, run_id: str) -> None:
         """Record the run that starts."""

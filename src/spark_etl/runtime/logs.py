@@ -2,9 +2,13 @@
 
 Kedro configures the handlers from ``conf/logging.yml`` (standard ``logging`` classes only, as
 Kedro's allowlist of logging modules requires). :func:`install` then adds, on every handler of the
-root logger, the run context (``pipeline``, ``run_id``, ``node``) and the redaction of secrets,
-and gives the console handlers a JSON-lines formatter: one object per event, with the event's
-structured fields. ``SPARK_ETL_LOG_FORMAT=console`` keeps a readable format for humans.
+root logger, the run context (``pipeline``, ``run_id``, ``node``) and the redaction of secrets.
+
+Every run writes JSON lines (one object per event, with its structured fields) to a log file of
+its own, ``logs/<time>-<pid>.jsonl`` in the project (``SPARK_ETL_LOG_DIR`` elsewhere,
+``SPARK_ETL_RUN_LOG`` names the file). The console shows the events in words on a terminal and
+as JSON lines otherwise (a cluster's driver log, CI); ``SPARK_ETL_LOG_FORMAT=json|console``
+chooses.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -22,6 +29,8 @@ from spark_etl.runtime.context import RunContext, RunContextFilter
 from spark_etl.vault import known_secret_values
 
 FORMAT_ENV = "SPARK_ETL_LOG_FORMAT"
+LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"
+RUN_LOG_ENV = "SPARK_ETL_RUN_LOG"
 _SECRET_PAIR = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|secret[_.]?key|token|api[_.]?key|access[_.]?key)"
     r"(\s*[=:]\s*)(['\"]?)[^\s'\",;&)]+"
@@ -96,18 +105,75 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def install(run: RunContext, root: logging.Logger | None = None) -> None:
-    """Add ``run``'s context and the redaction to every root handler; JSON on the console unless
-    asked not to."""
+def install(
+    run: RunContext, root: logging.Logger | None = None, project_path: Path | None = None
+) -> Path | None:
+    """Add ``run``'s context and the redaction to every root handler, the console's format, and
+    the run's JSON log file (under ``project_path``); return that file (``None`` if it cannot be
+    written: the run goes on with the console only)."""
     for name, value in os.environ.items():
         if name.startswith("SPARK_ETL_") and is_secret_name(name):
             register_secret(value)
     root = root or logging.getLogger()
-    as_json = os.environ.get(FORMAT_ENV, "json").lower() != "console"
     for handler in root.handlers:
         _add_filters(handler, run)
-        if as_json and _is_console(handler):
+        if _is_console(handler) and _console_wants_json(handler):
             handler.setFormatter(json_formatter())
+    log_file = run_log_path(project_path)
+    if log_file is None:
+        return None
+    for handler in root.handlers:
+        if isinstance(handler, RunLogFileHandler):
+            if Path(handler.baseFilename) == log_file.resolve():
+                return log_file
+            root.removeHandler(handler)
+            handler.close()
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = RunLogFileHandler(log_file)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("No run log file (%s): %s", log_file, exc)
+        return None
+    file_handler.setFormatter(json_formatter())
+    _add_filters(file_handler, run)
+    root.addHandler(file_handler)
+    return log_file
+
+
+class RunLogFileHandler(logging.FileHandler):
+    """The run's JSON log file: every record at INFO or above, whatever the console shows."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=False)
+        self.setLevel(logging.INFO)
+
+
+def run_log_path(project_path: Path | None = None) -> Path | None:
+    """The file this run logs to: ``SPARK_ETL_RUN_LOG``, else a new one in ``SPARK_ETL_LOG_DIR``
+    or the project's ``logs/`` (``None`` when neither a project nor a folder is known)."""
+    named = os.environ.get(RUN_LOG_ENV)
+    if named:
+        return Path(named)
+    folder = os.environ.get(LOG_DIR_ENV)
+    base = Path(folder) if folder else (project_path / "logs" if project_path else None)
+    if base is None:
+        return None
+    return base / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.jsonl"
+
+
+def jvm_log_path() -> Path | None:
+    """Where the Spark driver's own output (JVM warnings, log4j) goes: beside the run log that
+    ``kedro run`` named (``None`` outside it: the output stays on the console)."""
+    named = os.environ.get(RUN_LOG_ENV)
+    return Path(named).with_suffix(".spark.log") if named else None
+
+
+def _console_wants_json(handler: logging.Handler) -> bool:
+    chosen = os.environ.get(FORMAT_ENV, "").lower()
+    if chosen in ("json", "console"):
+        return chosen == "json"
+    stream = getattr(handler, "stream", None) or sys.stdout
+    return not (hasattr(stream, "isatty") and stream.isatty())
 
 
 def _add_filters(handler: logging.Handler, run: RunContext) -> None:

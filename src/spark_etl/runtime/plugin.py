@@ -23,10 +23,17 @@ from spark_etl.declared import retry_overrides
 from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 from spark_etl.runtime.hooks import SparkHooks
+from spark_etl.runtime.preflight_hooks import PreflightHooks
 from spark_etl.runtime.run_hooks import RunHooks
 
-HookName = Literal["spark", "run_log", "contracts", "declared_pipelines"]
-HOOK_NAMES: tuple[HookName, ...] = ("spark", "run_log", "contracts", "declared_pipelines")
+HookName = Literal["spark", "run_log", "contracts", "declared_pipelines", "preflight"]
+HOOK_NAMES: tuple[HookName, ...] = (
+    "spark",
+    "run_log",
+    "contracts",
+    "declared_pipelines",
+    "preflight",
+)
 
 
 def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
@@ -34,7 +41,8 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
 
     Names: ``spark`` (the session from ``spark.yml``), ``run_log`` (structured events, retry and
     dead-letter settings from ``runtime.yml``), ``contracts`` (``schemas/`` and the checks of
-    every dataset that names one), ``declared_pipelines`` (declared pipelines name real datasets).
+    every dataset that names one), ``declared_pipelines`` (declared pipelines name real datasets),
+    ``preflight`` (every node of the run checked on empty data before the first write).
 
     Raises:
         ValueError: for a name that is not one of those.
@@ -50,9 +58,10 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
         "run_log": lambda: RunHooks(declared_retry=retry_overrides),
         "contracts": ContractHooks,
         "declared_pipelines": DeclaredPipelineHooks,
+        "preflight": PreflightHooks,
     }
     return tuple(made[name]() for name in HOOK_NAMES if name not in skipped)
 
 
 # The entry points' objects (one per hook, so that each shows in Kedro's plugin list).
-spark_hooks, run_hooks, contract_hooks, declared_pipeline_hooks = project_hooks()
+spark_hooks, run_hooks, contract_hooks, declared_pipeline_hooks, preflight_hooks = project_hooks()

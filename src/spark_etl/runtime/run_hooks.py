@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import logs, retry, streaming
 from spark_etl.runtime.classify import classify
 from spark_etl.runtime.context import RunContext
+from spark_etl.runtime.failure import headline
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -79,6 +81,7 @@ class RunHooks:
         self._started = 0.0
         self._node_started: dict[str, float] = {}
         self._saved: Counter[str] = Counter()
+        self._writes: dict[str, dict[str, Any]] = {}
         self._dead: Counter[str] = Counter()
 
     @hook_impl(tryfirst=True)
@@ -86,7 +89,9 @@ class RunHooks:
         """Set up the logs; read ``runtime.yml`` (a mistake stops the run before Spark starts)."""
         with contextlib.suppress(KeyError):
             logs.register_secrets_in(context.config_loader["credentials"], under_secret_key=False)
-        logs.install(self.run_context)
+        self.run_context.log_file = logs.install(
+            self.run_context, project_path=context.project_path
+        )
         raw = _runtime_config(context)
         retry_conf = dict(raw.get("retry") or {})
         if self._declared_retry is not None:
@@ -117,6 +122,7 @@ class RunHooks:
             streaming.ensure_listener(spark)
         self._started = time.perf_counter()
         self._saved.clear()
+        self._writes.clear()
         self._dead.clear()
         sink_name = self._dead_letter.for_pipeline(pipeline)
         deadletter.install(
@@ -129,7 +135,7 @@ class RunHooks:
             pipeline,
             extra={
                 "event": "run_start",
-                "runner": run_params.get("runner"),
+                "runner": _runner_name(run_params.get("runner")),
                 "env": run_params.get("env"),
                 "dead_letter_sink": sink_name,
             },
@@ -177,11 +183,12 @@ class RunHooks:
     @hook_impl
     def on_node_error(self, error: Exception, node: Node) -> None:
         """Log ``node_failed`` with the kind of error."""
+        said = headline(error)  # the whole error, traceback included, ends the run's log file
         logger.error(
             "Node %s failed: %s",
             node.name,
-            error,
-            extra={"event": "node_failed", "error_kind": classify(error), "error": str(error)},
+            said,
+            extra={"event": "node_failed", "error_kind": classify(error), "error": said},
         )
 
     @hook_impl
@@ -193,6 +200,13 @@ class RunHooks:
             return
         if metrics.records is not None:
             self._saved[dataset_name] += metrics.records
+        write = self._writes.setdefault(
+            dataset_name, {"records": 0, "write_mode": metrics.write_mode, "duration_s": 0.0}
+        )
+        write["records"] = (
+            None if metrics.records is None else (write["records"] or 0) + (metrics.records)
+        )
+        write["duration_s"] = round(write["duration_s"] + (metrics.duration_s or 0.0), 3)
         rate = (
             metrics.records / metrics.duration_s if metrics.records and metrics.duration_s else None
         )
@@ -222,6 +236,12 @@ class RunHooks:
         """Log ``run_end`` with status ``failed`` and the kind of the error."""
         self._end("failed", error)
 
+    def _summary(self) -> str:
+        """The run's writes and dead letters, one line each (for the ``run_end`` message)."""
+        lines = [_summary_line(name, write) for name, write in self._writes.items()]
+        lines += [f"{name}: {count:,} dead letter(s)" for name, count in self._dead.items()]
+        return "".join(f"\n  {line}" for line in lines)
+
     def _end(self, status: str, error: Exception | None) -> None:
         duration = time.perf_counter() - self._started
         extra: dict[str, Any] = {
@@ -229,11 +249,29 @@ class RunHooks:
             "status": status,
             "duration_s": round(duration, 3),
             "records_saved": dict(self._saved),
+            "writes": {name: dict(write) for name, write in self._writes.items()},
             "dead_letters": dict(self._dead),
         }
         if error is not None:
-            extra.update(error_kind=classify(error), error=str(error))
+            extra.update(error_kind=classify(error), error=headline(error))
         level = logging.ERROR if status == "failed" else logging.INFO
-        logger.log(level, "Run ended: %s in %.1f s", status, duration, extra=extra)
+        logger.log(
+            level, "Run ended: %s in %.1f s%s", status, duration, self._summary(), extra=extra
+        )
         deadletter.uninstall()
         self.run_context.end()
+
+
+def _summary_line(name: str, write: dict[str, Any]) -> str:
+    records = "?" if write["records"] is None else f"{write['records']:,}"
+    return f"{name}: {records} record(s), {write['write_mode']}, {write['duration_s']:.1f} s"
+
+
+def _runner_name(runner: Any) -> str | None:
+    """``RetryingRunner``, not ``<spark_etl.runtime.runner.RetryingRunner object at 0x...>``
+    (what Kedro puts in ``run_params`` for a runner instance)."""
+    if runner is None:
+        return None
+    text = runner if isinstance(runner, str) else type(runner).__name__
+    found = re.fullmatch(r"<([\w.]+) object at 0x[0-9a-f]+>", text)
+    return found.group(1).rsplit(".", 1)[-1] if found else text

@@ -29,6 +29,7 @@ from spark_etl.contracts.guards import CHECK_ERRORS, explanation
 from spark_etl.exceptions import causes
 from spark_etl.runtime.classify import classify, is_transient
 from spark_etl.runtime.context import RunContext, find_run_context
+from spark_etl.runtime.failure import headline
 from spark_etl.runtime.retry import RetryPolicy
 from spark_etl.runtime.streaming import await_queries, max_duration_s
 
@@ -161,19 +162,20 @@ class RetryingRunner(SequentialRunner):
         if not last:
             return
         why = "terminal error: not retried" if kind == "terminal" else "retries exhausted"
+        said = headline(exc)  # the traceback ends the run's log file
         logger.error(
             "Attempt %d of %d failed with a %s error (%s): %s",
             attempt,
             policy.attempts,
             kind,
             why,
-            exc,
+            said,
             extra={
                 "event": "attempt_failed",
                 "attempt": attempt,
                 "attempts": policy.attempts,
                 "error_kind": kind,
-                "error": str(exc),
+                "error": said,
                 "final": True,
             },
         )
@@ -184,12 +186,13 @@ class RetryingRunner(SequentialRunner):
             exc = state.outcome.exception() if state.outcome else None
             delay = state.next_action.sleep if state.next_action else 0.0
             nodes = sorted(n.name for n in todo[0].nodes)
+            said = headline(exc) if exc is not None else None
             logger.warning(
                 "Attempt %d of %d failed with a transient error: %s; retrying in %.1f s with "
                 "nodes %s",
                 state.attempt_number,
                 policy.attempts,
-                exc,
+                said,
                 delay,
                 nodes,
                 extra={

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pyspark import SparkConf, SparkContext
+from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 
-from spark_etl.runtime import jars, localfs
+from spark_etl.runtime import jars, localfs, logs
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,9 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
         settings.update(
             localfs.session_conf(settings, jvm_running=SparkContext._gateway is not None)
         )
+    jvm_log = logs.jvm_log_path()
+    if jvm_log is not None and SparkContext._gateway is None:
+        _start_jvm(settings, jvm_log)
     builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -61,6 +67,19 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
         "Spark session started: master=%s, version=%s", spark.sparkContext.master, spark.version
     )
     return spark
+
+
+def _start_jvm(settings: Mapping[str, str], output: Path) -> None:
+    """Start the driver's JVM with its output (JVM and log4j warnings, Spark's start-up lines)
+    going to ``output``, beside the run's log, rather than over the run's own messages."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("ab") as sink:  # the JVM keeps its own descriptor; ours can close
+        gateway = launch_gateway(
+            SparkConf(loadDefaults=False).setAll(list(settings.items())),
+            popen_kwargs={"stdout": sink, "stderr": subprocess.STDOUT},
+        )
+    SparkContext._ensure_initialized(gateway=gateway)
+    logger.info("Spark's own output goes to %s", output, extra={"event": "spark_output"})
 
 
 def _submitted_conf() -> SparkConf:

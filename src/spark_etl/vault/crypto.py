@@ -22,9 +22,11 @@ SALT_BYTES = 16
 
 @dataclass(frozen=True)
 class KdfParams:
-    """scrypt's cost parameters (stored in the file, so they can grow later)."""
+    """scrypt's cost parameters, stored in each file's header: a file written at an older cost
+    stays readable, and is written again at the current one (OWASP's minimum, n=2^17, r=8, p=1,
+    by default) the next time it changes."""
 
-    n: int = 2**15
+    n: int = 2**17
     r: int = 8
     p: int = 1
 

@@ -3,7 +3,7 @@
 ::
 
     {"format": "spark-etl-vault", "version": 1,
-     "kdf": {"name": "scrypt", "n": 32768, "r": 8, "p": 1, "salt": "<base64>"},
+     "kdf": {"name": "scrypt", "n": 131072, "r": 8, "p": 1, "salt": "<base64>"},
      "nonce": "<base64>", "ciphertext": "<base64>"}
 
 The plaintext maps secret ids (``postgres.password``) to values. Every write re-encrypts the whole
@@ -180,8 +180,14 @@ class Vault:
         return envelope
 
     def _current_kdf(self) -> KdfParams:
+        """The file's cost, raised to this vault's where that is higher (an old file is
+        re-encrypted at today's cost when it is next written)."""
         kdf = self._envelope()["kdf"]
-        return KdfParams(n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"]))
+        return KdfParams(
+            n=max(int(kdf["n"]), self._kdf.n),
+            r=max(int(kdf["r"]), self._kdf.r),
+            p=max(int(kdf["p"]), self._kdf.p),
+        )
 
     def _read(self) -> dict[str, str]:
         envelope = self._envelope()
