@@ -130,6 +130,16 @@ def test_drop_severity_removes_rows_and_hands_them_to_the_sink(
     assert not warn.passed and warn.levelno == logging.WARNING  # type: ignore[attr-defined]
 
 
+def test_not_null_over_several_columns_names_the_null_one(spark: SparkSession) -> None:
+    catalog = catalog_with([{"rule": "not_null", "columns": ["id", "kind", "amount"]}])
+    with pytest.raises(DataValidationError) as info:
+        catalog.save("events", frame(spark))
+    assert "not_null(id, kind, amount): 1 of 4 rows (null in kind: 1, amount: 1)" in (
+        info.value.message
+    )
+    assert [f.column for f in info.value.failures] == ["kind"]  # not 'id', the first named
+
+
 def test_dataset_rules_fail(spark: SparkSession) -> None:
     catalog = catalog_with(
         [

@@ -149,6 +149,42 @@ def test_corrupt_values_go_to_dead_letters_not_crash(
     validate(dead, default_registry().get("dead_letter"), "dead letters")
 
 
+def test_tombstones_are_counted_and_skipped_or_dead_lettered(
+    spark: SparkSession, bootstrap: str, unique_name: str
+) -> None:
+    ds = dataset(bootstrap, unique_name)
+    ds.save(events(spark, 3))
+    (
+        spark.createDataFrame([(b"gone-1", None), (b"gone-2", None)], "key binary, value binary")
+        .write.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("topic", unique_name)
+        .save()
+    )
+    loaded = ds.load()
+    assert sorted(r.event_id for r in loaded.collect()) == ["e0", "e1", "e2"]
+    # counted by the first job over the read (here the check for undecodable values)
+    assert ds.last_load is not None
+    assert ds.last_load.counts() == {"records": 5, "tombstones": 2}
+
+    letters: list[DataFrame] = []
+    deadletter.install(letters.append, pipeline="p", run_id="r")
+    try:
+        routed = dataset(bootstrap, unique_name, tombstones="dead_letter")
+        assert routed.load().count() == 3
+    finally:
+        deadletter.uninstall()
+    (dead,) = letters
+    rows = dead.collect()
+    assert sorted(bytes(r.payload) for r in rows) == [b"gone-1", b"gone-2"]
+    assert {r.error for r in rows} == {
+        "tombstone: a record with a key and no value (a delete marker)"
+    }
+    validate(dead, default_registry().get("dead_letter"), "dead letters")
+    with pytest.raises(DatasetConfigError, match="tombstones"):
+        dataset(bootstrap, unique_name, tombstones="keep")
+
+
 def test_corrupt_values_can_halt_instead(
     spark: SparkSession, bootstrap: str, unique_name: str
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -110,8 +111,12 @@ def test_batch_kafka_s3_counts_events_per_hour_and_type(
     events = list(user_events(2_000, users=USERS, seed=14))
     kedro_run.produce_events(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], events)
     clear_prefix(s3_client(services), "spark-etl-example-lake", "event_counts/")
+    log = io.StringIO()
 
-    run_pipeline("batch_kafka_s3")
+    run_pipeline("batch_kafka_s3", log)
+
+    (end,) = [e for e in kedro_run.json_events(log.getvalue()) if e["event"] == "run_end"]
+    assert end["reads"] == {"event_stream": {"records": 2_000, "tombstones": 0}}
 
     counts = spark.read.format("avro").load("s3a://spark-etl-example-lake/event_counts/").collect()
     expected: dict[tuple[Any, str], int] = {}

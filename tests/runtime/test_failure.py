@@ -9,8 +9,10 @@ from kedro.io import DatasetError
 from kedro.validation.exceptions import DataValidationError
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from pyspark.sql import SparkSession
 
 from spark_etl.contracts.exceptions import ContractViolationError
+from spark_etl.datasets import S3Dataset
 from spark_etl.datasets.exceptions import DatasetConfigError, SourceMissingError
 from spark_etl.exceptions import EtlError, SourceUnavailableError
 from spark_etl.runtime.failure import ExitCode, explain, headline
@@ -115,3 +117,23 @@ def test_the_runner_is_named_by_its_class() -> None:
     )
     assert _runner_name("SequentialRunner") == "SequentialRunner"
     assert _runner_name(None) is None
+
+
+def test_a_record_that_does_not_parse_names_file_record_and_value(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_text("id,at\ne1,2026-01-01T00:00:00Z\ne2,yesterday\n")
+    source = S3Dataset(
+        path=str(tmp_path),
+        file_format="csv",
+        load_args={"header": True, "mode": "FAILFAST", "schema": "id STRING, at TIMESTAMP"},
+    )
+    with pytest.raises(Exception) as info:
+        source.load().write.format("noop").mode("overwrite").save()
+    failure = explain(info.value)
+    assert failure.code == ExitCode.DATA
+    assert failure.message == (
+        f"A source record does not parse as its schema says in file://{tmp_path}/a.csv "
+        "(record [e2,null]): the value 'yesterday' is not a TIMESTAMP."
+    )
+    assert "DROPMALFORMED" in failure.todo

@@ -66,10 +66,19 @@ def test_pipeline_overrides_merge_over_the_default() -> None:
     [
         (
             {"default": {"retries": -1}},
-            r"retry\.retries: Input should be greater than or equal to 0",
+            (
+                r"retry\.default\.retries: Input should be greater than or equal to 0 "
+                r"\(the value is -1\)"
+            ),
         ),
-        ({"default": {"backof": "fixed"}}, r"retry\.backof: Extra inputs are not permitted"),
-        ({"pipelines": {"p": {"delay": "soon"}}}, r"retry\.delay: Input should be a valid number"),
+        (
+            {"default": {"backof": "fixed"}},
+            r"retry\.default\.backof: Extra inputs are not permitted \(the value is 'fixed'\)",
+        ),
+        (
+            {"pipelines": {"p": {"delay": "soon"}}},
+            r"retry\.pipelines\.p\.delay: Input should be a valid number.* \(the value is 'soon'\)",
+        ),
         ({"defaults": {}}, r"retry\.defaults: Extra inputs"),
     ],
 )

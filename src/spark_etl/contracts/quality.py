@@ -490,12 +490,17 @@ def _aggregate(rule: Rule) -> Column:
 def _result(data: DataFrame, rule: Rule, value: Any, total: int) -> RuleResult:
     if isinstance(rule, _RowRule):
         failing = int(value or 0)
+        detail, column = f"{failing} of {total} rows", rule.columns()[0]
+        if failing and isinstance(rule, NotNull) and len(rule.columns()) > 1:
+            by_column = _nulls_by_column(data, rule.columns())
+            column = next(iter(by_column), column)  # the column with the nulls, not the first
+            detail += " (null in " + ", ".join(f"{c}: {n}" for c, n in by_column.items()) + ")"
         return _outcome(
             rule,
             failing == 0,
             failing,
-            f"{failing} of {total} rows",
-            column=rule.columns()[0],
+            detail,
+            column=column,
             examples=_examples(data, rule) if failing else [],
         )
     if isinstance(rule, Unique):
@@ -540,6 +545,15 @@ def _outcome(
         column=column,
         examples=examples or [],
     )
+
+
+def _nulls_by_column(data: DataFrame, columns: list[str]) -> dict[str, int]:
+    """The nulls each column holds, for the columns that hold any (one job, on a failure only)."""
+    counts = data.agg(
+        *[F.sum(F.col(c).isNull().cast("long")).alias(f"n{i}") for i, c in enumerate(columns)]
+    ).first()
+    found = {c: int(counts[f"n{i}"] or 0) for i, c in enumerate(columns)} if counts else {}
+    return {c: n for c, n in found.items() if n}
 
 
 def _examples(data: DataFrame, rule: _RowRule) -> list[Any]:

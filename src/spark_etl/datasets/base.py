@@ -78,6 +78,8 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
         self.metadata = metadata
         self.last_save: SaveMetrics | None = None
+        #: what the last load read, for the strategies that count it without cost (Kafka)
+        self.last_load: LoadMetrics | None = None
         self.query: StreamingQuery | None = None
         self._check: Check | None = None
 
@@ -224,6 +226,22 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
                 "spark_etl.runtime.spark.get_spark() first."
             )
         return spark
+
+
+@dataclass(frozen=True)
+class LoadMetrics:
+    """What the last ``load`` read, counted by the first Spark job over it (no job of its own).
+
+    ``counts()`` is ``None`` until a job has read the data (nodes are lazy until their output is
+    written).
+    """
+
+    observation: Observation
+
+    def counts(self) -> dict[str, int] | None:
+        """The counters (``records``, and strategy-specific ones), if a job read the data."""
+        metrics = observed(self.observation)
+        return None if metrics is None else {k: int(v or 0) for k, v in metrics.items()}
 
 
 @dataclass(frozen=True)

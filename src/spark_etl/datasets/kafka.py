@@ -13,21 +13,22 @@ Writes encode the contract's fields as Avro values (``to_avro``), with a key.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl._jvm import UNREACHABLE, java_error_chain, jvm_of
-from spark_etl.contracts import Contract, conform
+from spark_etl.contracts import Contract, conform, deadletter
 from spark_etl.contracts.guards import guard
 from spark_etl.datasets._kafka_codec import ValueCodec, ValueFormat, WireFormat, undecoded
 from spark_etl.datasets._kafka_dead_letters import UndecodableValues
 from spark_etl.datasets._kafka_options import choice, offset_options, security_options
-from spark_etl.datasets.base import EtlDataset, stringify_options
+from spark_etl.datasets.base import EtlDataset, LoadMetrics, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
     DatasetConfigError,
@@ -114,6 +115,7 @@ class KafkaDataset(EtlDataset):
         starting_timestamp: int | str | None = None,
         ending_timestamp: int | str | None = None,
         on_decode_error: Literal["dead_letter", "fail"] = "dead_letter",
+        tombstones: Literal["skip", "dead_letter"] = "skip",
         stream: bool = False,
         max_offsets_per_trigger: int | None = None,
         credentials: dict[str, Any] | None = None,
@@ -142,6 +144,9 @@ class KafkaDataset(EtlDataset):
             ending_timestamp: read up to this time (epoch ms or ISO-8601).
             on_decode_error: ``dead_letter`` (default: undecodable values go to the run's
                 dead-letter queue) or ``fail``.
+            tombstones: records with a key and no value (a compacted topic's delete markers):
+                ``skip`` (default: left out, and counted in the run's log) or ``dead_letter``
+                (sent to the run's dead-letter queue with their key as payload).
             stream: load a streaming DataFrame (Structured Streaming) from ``starting_offsets``
                 on, instead of a batch of the offset range.
             max_offsets_per_trigger: the most records one micro-batch reads (backpressure).
@@ -185,6 +190,7 @@ class KafkaDataset(EtlDataset):
             starting_offsets, ending_offsets, starting_timestamp, ending_timestamp
         )
         self._on_decode_error = choice("on_decode_error", on_decode_error, ("dead_letter", "fail"))
+        self._tombstones = choice("tombstones", tombstones, ("skip", "dead_letter"))
         self._credentials = dict(credentials or {})
         if not (metadata or {}).get("schema"):
             raise DatasetConfigError(
@@ -213,6 +219,18 @@ class KafkaDataset(EtlDataset):
         reader = spark.readStream if self._stream else spark.read
         with self._translated_errors("read"):
             raw = reader.format("kafka").options(**self._source_options()).load()
+        if not self._stream:
+            # Counted by the first job that reads the batch (Kafka pushes no filter down, so
+            # the counter costs the read nothing): records read, and the tombstones among them.
+            observation = Observation(f"spark_etl_load_{uuid.uuid4().hex}")
+            raw = raw.observe(
+                observation,
+                F.count(F.lit(1)).alias("records"),
+                F.sum(F.col("value").isNull().cast("long")).alias("tombstones"),
+            )
+            self.last_load = LoadMetrics(observation)
+        if self._tombstones == "dead_letter":
+            self._send_tombstones(raw.filter(F.col("value").isNull()))
         decoded = self._codec.decoded(raw, contract)
         broken = undecoded(contract)
         present = decoded.filter(F.col("value").isNotNull())
@@ -245,6 +263,15 @@ class KafkaDataset(EtlDataset):
         raw = self._spark().createDataFrame([], _KAFKA_RECORD)
         decoded = self._codec.decoded(raw, contract)
         return decoded.select("_record.*", *self._system_columns())
+
+    def _send_tombstones(self, tombstones: DataFrame) -> None:
+        deadletter.send(
+            tombstones,
+            payload=F.coalesce(F.col("key"), F.lit(b"")),
+            error="tombstone: a record with a key and no value (a delete marker)",
+            stage="extract",
+            dataset=f"kafka:{self._where}",
+        )
 
     def _undecodable_values(self, contract: Contract) -> UndecodableValues:
         """What the routings of undecodable values need from this dataset."""

@@ -156,10 +156,7 @@ def explain(exc: BaseException, catalog_files: list[Path] | None = None) -> Fail
         return Failure(ExitCode.CONFIG, _config_message(config), _TODO[ExitCode.CONFIG])
     java = next((e for e in chain if is_jvm_error(e)), None)
     if java is not None:
-        names = java_error_chain(java)
-        message = names[-1] if names else str(java).splitlines()[0]
-        code = ExitCode.UNREACHABLE if classify(java) == "transient" else ExitCode.FAILED
-        return Failure(code, message, _TODO[code])
+        return _java_failure(java)
     message = f"{type(exc).__name__}: {exc}"
     return Failure(ExitCode.FAILED, message, _TODO[ExitCode.FAILED])
 
@@ -208,6 +205,48 @@ def _parameters_of(type_name: str) -> list[str]:
         return []
     named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return [p for p, spec in parameters.items() if p != "self" and spec.kind in named]
+
+
+_READ_FILE = re.compile(r"while reading file (\S+?)\.?\s")
+_RECORD = re.compile(r"Malformed records are detected in record parsing: (\[.*?\])")
+_CAST = re.compile(r"The value (.+?) of the type \"(\w+)\" cannot be cast to \"(\w+)\"")
+
+
+def _java_failure(java: BaseException) -> Failure:
+    """A Java error spark-etl did not translate: a record that does not parse, else the
+    innermost Java message."""
+    names = java_error_chain(java)
+    malformed = _malformed_record(names)
+    if malformed is not None:
+        return malformed
+    message = names[-1] if names else str(java).splitlines()[0]
+    code = ExitCode.UNREACHABLE if classify(java) == "transient" else ExitCode.FAILED
+    return Failure(code, message, _TODO[code])
+
+
+def _malformed_record(names: list[str]) -> Failure | None:
+    """A source record its schema cannot parse (``mode: FAILFAST``): the file, the record and
+    the value, rather than the Java chain."""
+    text = "\n".join(names)
+    if "MALFORMED_RECORD_IN_PARSING" not in text:
+        return None
+    file, found, cast = _READ_FILE.search(text), _RECORD.search(text), _CAST.search(text)
+    record = found.group(1) if found else None
+    parts = ["A source record does not parse as its schema says"]
+    if file is not None:
+        parts.append(f"in {file.group(1)}")
+    if record is not None:
+        parts.append(f"(record {record})")
+    message = " ".join(parts)
+    if cast is not None:
+        message += f": the value {cast.group(1)} is not a {cast.group(3)}"
+    message += "."
+    todo = (
+        "Correct the record at the source, or the schema in the dataset's load_args. To go on "
+        "past bad records, read with mode: PERMISSIVE (nulls) or DROPMALFORMED instead of "
+        "FAILFAST."
+    )
+    return Failure(ExitCode.DATA, message, todo)
 
 
 def _unknown_pipeline(name: str, kedro_message: str) -> Failure:

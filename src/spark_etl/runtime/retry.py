@@ -66,6 +66,15 @@ class RetrySettings(BaseModel):
         return RetryPolicy(**{**self.default, **override})
 
 
+def _problems(exc: ValidationError, prefix: str) -> str:
+    """``retry.default.retries: ... (the value is 'three')``: key path, problem and value."""
+    return "; ".join(
+        f"{'.'.join([prefix, *(str(p) for p in err['loc'])])}: {err['msg']} "
+        f"(the value is {err['input']!r})"
+        for err in exc.errors()
+    )
+
+
 def parse_retry_settings(raw: dict[str, Any] | None, source: str = "runtime.yml") -> RetrySettings:
     """Validate the ``retry`` section, and every pipeline's policy in it.
 
@@ -74,12 +83,18 @@ def parse_retry_settings(raw: dict[str, Any] | None, source: str = "runtime.yml"
     """
     try:
         settings = RetrySettings(**(raw or {}))
-        settings.for_pipeline(None)
-        for name in settings.pipelines:
-            settings.for_pipeline(name)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"retry.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = _problems(exc, "retry")
         raise ConfigError(f"Invalid retry settings in {source}: {problems}.") from exc
+    # The default first: a pipeline's policy is the default with its own keys on top, so once
+    # the default is valid, a failure of a pipeline's policy is one of its own keys.
+    for where, name in [
+        ("retry.default", None),
+        *((f"retry.pipelines.{n}", n) for n in settings.pipelines),
+    ]:
+        try:
+            settings.for_pipeline(name)
+        except ValidationError as exc:
+            problems = _problems(exc, where)
+            raise ConfigError(f"Invalid retry settings in {source}: {problems}.") from exc
     return settings

@@ -82,6 +82,7 @@ class RunHooks:
         self._node_started: dict[str, float] = {}
         self._saved: Counter[str] = Counter()
         self._writes: dict[str, dict[str, Any]] = {}
+        self._loaded: list[str] = []
         self._dead: Counter[str] = Counter()
 
     @hook_impl(tryfirst=True)
@@ -123,6 +124,7 @@ class RunHooks:
         self._started = time.perf_counter()
         self._saved.clear()
         self._writes.clear()
+        self._loaded.clear()
         self._dead.clear()
         sink_name = self._dead_letter.for_pipeline(pipeline)
         deadletter.install(
@@ -192,6 +194,32 @@ class RunHooks:
         )
 
     @hook_impl
+    def after_dataset_loaded(self, dataset_name: str) -> None:
+        """Remember the dataset: what it read is logged at the end of the run."""
+        if dataset_name not in self._loaded:
+            self._loaded.append(dataset_name)
+
+    def _reads(self) -> dict[str, dict[str, int]]:
+        """``dataset_loaded`` for each source that counted what it read (Kafka: the records and
+        the tombstones among them), once the jobs that read them have run."""
+        reads: dict[str, dict[str, int]] = {}
+        for name in self._loaded:
+            dataset = self._catalog.get(name) if self._catalog is not None else None
+            metrics = getattr(dataset, "last_load", None)
+            counts = metrics.counts() if metrics is not None else None
+            if counts is None:
+                continue
+            reads[name] = counts
+            logger.info(
+                "Read %s record(s) from %s%s",
+                counts.get("records"),
+                name,
+                f" ({counts['tombstones']} tombstone(s))" if counts.get("tombstones") else "",
+                extra={"event": "dataset_loaded", "dataset": name, **counts},
+            )
+        return reads
+
+    @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         """Log ``dataset_saved`` with the records written (counted while writing)."""
         dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
@@ -250,6 +278,7 @@ class RunHooks:
             "duration_s": round(duration, 3),
             "records_saved": dict(self._saved),
             "writes": {name: dict(write) for name, write in self._writes.items()},
+            "reads": self._reads(),
             "dead_letters": dict(self._dead),
         }
         if error is not None:
