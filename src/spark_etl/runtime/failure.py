@@ -105,7 +105,7 @@ class Failure:
 
     @property
     def kind(self) -> str:
-        """``configuration``, ``data``, ``unreachable`` or ``error``."""
+        """``configuration``, ``data``, ``unreachable`` or ``unexpected``."""
         return _KIND[self.code]
 
     def block(self, log_file: Path | None = None) -> str:

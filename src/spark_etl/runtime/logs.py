@@ -31,6 +31,9 @@ from spark_etl.vault import known_secret_values
 FORMAT_ENV = "SPARK_ETL_LOG_FORMAT"
 LOG_DIR_ENV = "SPARK_ETL_LOG_DIR"
 RUN_LOG_ENV = "SPARK_ETL_RUN_LOG"
+KEEP_ENV = "SPARK_ETL_LOG_KEEP"
+#: Run logs kept in the log folder (with their ``.spark.log``); older ones are removed.
+DEFAULT_KEEP = 50
 _SECRET_PAIR = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|secret[_.]?key|token|api[_.]?key|access[_.]?key)"
     r"(\s*[=:]\s*)(['\"]?)[^\s'\",;&)]+"
@@ -130,6 +133,7 @@ def install(
             handler.close()
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        prune_run_logs(log_file.parent, keep=_keep(), current=log_file)
         file_handler = RunLogFileHandler(log_file)
     except OSError as exc:
         logging.getLogger(__name__).warning("No run log file (%s): %s", log_file, exc)
@@ -159,6 +163,26 @@ def run_log_path(project_path: Path | None = None) -> Path | None:
     if base is None:
         return None
     return base / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.jsonl"
+
+
+def prune_run_logs(folder: Path, keep: int, current: Path | None = None) -> list[Path]:
+    """Remove all but the newest ``keep`` run logs of ``folder`` (and their ``.spark.log``);
+    return what was removed. ``current`` (the run starting now) counts as one of them."""
+    runs = sorted((p for p in folder.glob("*.jsonl") if p != current), reverse=True)
+    gone = []
+    for old in runs[max(keep - (current is not None), 0) :]:
+        for path in (old, old.with_suffix(".spark.log")):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            gone.append(path)
+    return gone
+
+
+def _keep() -> int:
+    value = os.environ.get(KEEP_ENV, "")
+    return int(value) if value.isdigit() else DEFAULT_KEEP
 
 
 def jvm_log_path() -> Path | None:
