@@ -245,6 +245,21 @@ def test_a_later_node_s_column_typo_is_found_before_the_first_write(
     )
     assert "streaming_kafka_s3: 3 node(s) checked, no problem" in check.stdout
 
+    typo = subprocess.run(
+        [KEDRO, "check", "--pipelines", "batch_s3_pq", "--env", conf_env.name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert typo.returncode == 2, typo.stderr + typo.stdout[-2000:]
+    assert (
+        "batch_s3_pq: 1 problem(s)\n  - there is no pipeline named 'batch_s3_pq'. "
+        "Did you mean 'batch_s3_pg'?"
+    ) in typo.stdout
+    assert "Traceback" not in typo.stdout + typo.stderr
+
 
 def test_an_unreachable_server_after_the_retries(conf_env: Env) -> None:
     conf_env.write("runtime.yml", {"retry": {"default": {"retries": 1, "delay": 0.2}}})

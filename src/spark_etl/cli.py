@@ -27,6 +27,7 @@ from kedro.framework.session import KedroSession
 from kedro.utils import find_kedro_project
 
 from spark_etl import stack
+from spark_etl._suggest import did_you_mean
 from spark_etl.declared import DeclaredPipelineError
 from spark_etl.exceptions import EtlError
 from spark_etl.runtime import jars, logs
@@ -157,6 +158,11 @@ def _check(names: list[str], env: str | None) -> int:
         chosen = names or sorted(n for n in pipelines if n != "__default__")
         found = 0
         for name in chosen:
+            if name not in pipelines:
+                hint = did_you_mean(name, [n for n in pipelines if n != "__default__"])
+                click.echo(f"{name}: 1 problem(s)\n  - there is no pipeline named '{name}'.{hint}")
+                found += 1
+                continue
             pipeline = pipelines[name]
             try:
                 DeclaredPipelineHooks().before_pipeline_run(pipeline, catalog)
