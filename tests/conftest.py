@@ -7,6 +7,7 @@ The framework's tests share the example project's local stack (``make services``
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pymysql
 import pytest
 import yaml
 from kedro.framework.project import LOGGING
+from kedro_run import Env
 from pyspark.sql import SparkSession
 from spark_etl_example.sample_data import connect_postgres
 
@@ -55,6 +57,18 @@ def example_logging() -> None:
 def example_contracts() -> None:
     """Datasets look their contracts up in the example project's ``schemas/``."""
     use_registry(EXAMPLE / "schemas")
+
+
+@pytest.fixture
+def conf_env() -> Iterator[Env]:
+    """A Kedro environment of the example project of this test's own (``conf/test_<id>/``),
+    removed afterwards: ``.write()`` files into it, ``.run()`` runs ``kedro run`` with it."""
+    env = Env(f"test_{uuid.uuid4().hex[:8]}")
+    env.path.mkdir()
+    try:
+        yield env
+    finally:
+        shutil.rmtree(env.path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,59 +9,18 @@ full trace is in the run's log file, and the target was not touched.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kedro_run import KEDRO, LAKE_BUCKET, RAW_BUCKET, ROOT, clear_prefix, put_raw, s3_client
+from kedro_run import KEDRO, LAKE_BUCKET, RAW_BUCKET, ROOT, Env, clear_prefix, put_raw, s3_client
 
 pytestmark = pytest.mark.integration
 
 #: The longest error block: what is wrong (a few lines), what to do, the exit code line.
 MAX_LINES = 12
-
-
-class Env:
-    """A Kedro environment of the example project, written for one test."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.path = ROOT / "conf" / name
-
-    def write(self, relative: str, content: Any) -> Path:
-        target = self.path / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
-        return target
-
-    def run(self, pipeline: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"}
-        env.pop("SPARK_ETL_RUN_LOG", None)
-        return subprocess.run(
-            [KEDRO, "run", "--pipeline", pipeline, "--env", self.name, *extra],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-
-
-@pytest.fixture
-def conf_env() -> Iterator[Env]:
-    env = Env(f"test_{uuid.uuid4().hex[:8]}")
-    env.path.mkdir()
-    try:
-        yield env
-    finally:
-        shutil.rmtree(env.path, ignore_errors=True)
 
 
 def failed(done: subprocess.CompletedProcess[str], code: int) -> list[str]:
@@ -194,7 +153,7 @@ def test_a_broken_declared_file_fails_only_its_own_pipeline(
         "user_events": (3, "overwrite"),
         "user_summary": (2, "upsert"),
     }
-    assert "user_summary: 2 record(s), upsert" in end["message"]
+    assert "counts: user_events: 3 in = 3 written" in end["message"]
     pg.execute("DELETE FROM user_summary WHERE user_id IN ('user-90001', 'user-90002')")
 
 

@@ -3,18 +3,12 @@ Python one."""
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from py4j.protocol import Py4JError, Py4JJavaError
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkRuntimeError
 from pyspark.errors.exceptions.captured import CapturedException
 from pyspark.sql import Observation, SparkSession
-
-logger = logging.getLogger(__name__)
 
 _MAX_DEPTH = 20
 #: Java exception names and message words of a server that did not answer, whatever the system:
@@ -27,8 +21,6 @@ UNREACHABLE = (
     "Connection refused",
     "Connection reset",
 )
-#: How many of the latest SQL executions are searched for a write's metrics.
-_RECENT_EXECUTIONS = 20
 
 
 def current_session() -> SparkSession | None:
@@ -92,61 +84,6 @@ def observed(observation: Observation) -> dict[str, Any] | None:
     if java is None or not java.future().isCompleted():
         return None
     return dict(observation.get)
-
-
-#: The node of a file write in Spark's SQL plans, and its row count metric.
-_FILE_WRITE_NODE = "InsertIntoHadoopFsRelationCommand"
-_OUTPUT_ROWS = "number of output rows"
-_JOB_DESCRIPTION = "spark.job.description"
-
-
-@contextmanager
-def described_jobs(spark: SparkSession, description: str) -> Iterator[str]:
-    """Run what the block starts under the job description ``description`` plus a unique mark
-    (shown by the Spark UI; :func:`files_written_rows` finds the SQL execution by it)."""
-    sc = spark.sparkContext
-    before = sc.getLocalProperty(_JOB_DESCRIPTION)
-    marked = f"{description} [{uuid.uuid4().hex[:12]}]"
-    sc.setJobDescription(marked)
-    try:
-        yield marked
-    finally:
-        sc._jsc.setLocalProperty(_JOB_DESCRIPTION, before)
-
-
-def files_written_rows(spark: SparkSession, description: str) -> int | None:
-    """The rows the file write run under ``description`` wrote, from Spark's own write metrics
-    (no counting pass, no per-row counter in the job); ``None`` if Spark kept none, or if its
-    status store cannot be read (the write itself succeeded: a count must never fail it)."""
-    try:
-        return _written_rows(spark, description)
-    except Py4JError as exc:
-        logger.warning("Could not read the row count of '%s' from Spark: %s", description, exc)
-        return None
-
-
-def _written_rows(spark: SparkSession, description: str) -> int | None:
-    store = spark._jsparkSession.sharedState().statusStore()
-    count = int(store.executionsCount())
-    recent = store.executionsList(max(count - _RECENT_EXECUTIONS, 0), _RECENT_EXECUTIONS)
-    executions = recent.iterator()
-    while executions.hasNext():
-        execution = executions.next()
-        if execution.description() != description:
-            continue
-        values = store.executionMetrics(execution.executionId())
-        nodes = store.planGraph(execution.executionId()).allNodes().iterator()
-        while nodes.hasNext():
-            node = nodes.next()
-            if _FILE_WRITE_NODE not in str(node.name()):
-                continue
-            metrics = node.metrics().iterator()
-            while metrics.hasNext():
-                metric = metrics.next()
-                value = values.get(metric.accumulatorId())
-                if metric.name() == _OUTPUT_ROWS and value.isDefined():
-                    return int(str(value.get()).replace(",", ""))
-    return None
 
 
 def micro_batch_observed(query: Any, name: str) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -79,15 +79,16 @@ class Declaration:
         return named
 
 
-class _Step:
-    """A node function running one transform (named for Kedro's logs and kedro-viz)."""
+def _step(transform: str, params: dict[str, Any]) -> Callable[..., DataFrame]:
+    """A node function running one transform, named ``apply_<transform>`` for Kedro's logs and
+    kedro-viz. A plain function with annotations: Kedro reads a node function's type hints on
+    every run (and warns about a callable object, whose hints it cannot read)."""
 
-    def __init__(self, transform: str, params: dict[str, Any]) -> None:
-        self.transform, self.params = transform, params
-        self.__name__ = f"apply_{transform}"
+    def run_step(df: DataFrame, **inputs: DataFrame) -> DataFrame:
+        return apply(df, transform, params, **inputs)
 
-    def __call__(self, df: DataFrame, **inputs: DataFrame) -> DataFrame:
-        return apply(df, self.transform, self.params, **inputs)
+    run_step.__name__ = run_step.__qualname__ = f"apply_{transform}"
+    return run_step
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ def build(declaration: Declaration) -> Pipeline:
         inputs = {"df": current, **(step.get("inputs") or {})}
         nodes.append(
             node(
-                _Step(step["transform"], step.get("params") or {}),
+                _step(step["transform"], step.get("params") or {}),
                 inputs,
                 output,
                 name=f"{pid}.{i}_{step['transform']}",

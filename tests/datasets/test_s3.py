@@ -15,7 +15,7 @@ from py4j.protocol import Py4JError
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from spark_etl import _jvm
+from spark_etl import _sql_metrics
 from spark_etl.contracts import default_registry
 from spark_etl.datasets import S3Dataset
 from spark_etl.datasets.exceptions import DatasetConfigError, SourceUnavailableError
@@ -106,16 +106,16 @@ def test_a_count_spark_cannot_give_never_fails_the_write(
     still written and the count is unknown, with a warning. (Simulated: the failure cannot be
     made with the Spark this project pins.)"""
 
-    def unreadable(spark: SparkSession, description: str) -> int | None:
+    def unreadable(spark: SparkSession, description: str) -> list[Any]:
         raise Py4JError("statusStore() does not exist")
 
-    monkeypatch.setattr(_jvm, "_written_rows", unreadable)
+    monkeypatch.setattr(_sql_metrics, "_executions", unreadable)
     ds = S3Dataset(path=f"s3a://{BUCKET}/{unique_name}/", credentials=s3_credentials)
-    with caplog.at_level(logging.WARNING, logger="spark_etl._jvm"):
+    with caplog.at_level(logging.WARNING, logger="spark_etl._sql_metrics"):
         ds.save(spark.createDataFrame(ROWS, SCHEMA))
     assert ds.load().count() == 2
     assert ds.last_save is not None and ds.last_save.records is None
-    assert "Could not read the row count of 'spark-etl save s3a://" in caplog.text
+    assert "Could not read the metrics of 'spark-etl save s3a://" in caplog.text
 
 
 def _scala_list(seq: Any) -> list[Any]:

@@ -116,7 +116,7 @@ def test_batch_kafka_s3_counts_events_per_hour_and_type(
     run_pipeline("batch_kafka_s3", log)
 
     (end,) = [e for e in kedro_run.json_events(log.getvalue()) if e["event"] == "run_end"]
-    assert end["reads"] == {"event_stream": {"records": 2_000, "tombstones": 0}}
+    assert end["reads"] == {"event_stream": {"records": 2_000, "tombstones": 0, "skipped": 0}}
 
     counts = spark.read.format("avro").load("s3a://spark-etl-example-lake/event_counts/").collect()
     expected: dict[tuple[Any, str], int] = {}

@@ -41,3 +41,13 @@ def test_datasets_find_the_session_from_another_thread(spark: SparkSession, tmp_
         no_active_here, rows = pool.submit(round_trip).result()
     assert no_active_here  # the case this guards: Spark's active session is per thread
     assert rows == 7
+
+
+def test_warnings_that_ask_nothing_of_the_user_are_held_at_error(spark: SparkSession) -> None:
+    from spark_etl.runtime.spark import QUIET_JVM_LOGGERS
+
+    log_manager = spark.sparkContext._jvm.org.apache.logging.log4j.LogManager
+    for name, level in QUIET_JVM_LOGGERS.items():
+        assert str(log_manager.getLogger(name).getLevel()) == level, name
+    # everything else keeps Spark's level
+    assert str(log_manager.getLogger("org.apache.spark.sql.execution").getLevel()) == "WARN"

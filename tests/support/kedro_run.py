@@ -7,12 +7,14 @@ import contextlib
 import io
 import json
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from pyspark.sql import SparkSession
@@ -32,6 +34,35 @@ def local_stack(*args: str) -> None:
     subprocess.run(
         [KEDRO, "services", *args], cwd=ROOT, check=True, capture_output=True, timeout=180
     )
+
+
+class Env:
+    """A Kedro environment of the example project (``conf/<name>/``), written for one test."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.path = ROOT / "conf" / name
+
+    def write(self, relative: str, content: Any) -> Path:
+        """Write ``content`` (text, or data as YAML) to ``conf/<name>/<relative>``."""
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+        return target
+
+    def run(self, pipeline: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        """``kedro run --pipeline PIPELINE --env NAME EXTRA...`` as a user runs it."""
+        env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"}
+        env.pop("SPARK_ETL_RUN_LOG", None)
+        return subprocess.run(
+            [KEDRO, "run", "--pipelines", pipeline, "--env", self.name, *extra],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
 
 def run_pipeline(name: str, log: io.StringIO | None = None) -> None:
@@ -99,8 +130,10 @@ def reset_topic(spark: SparkSession, bootstrap: str, topic: str) -> None:
         admin.close()
 
 
-def produce_events(spark: SparkSession, bootstrap: str, events: list[Any]) -> None:
-    """Write user events to the topic user-events in their order (one partition, one writer)."""
+def produce_events(
+    spark: SparkSession, bootstrap: str, events: list[Any], topic: str = "user-events"
+) -> None:
+    """Write user events to ``topic`` in their order (one partition, one writer)."""
     from spark_etl.contracts import default_registry
     from spark_etl.datasets import KafkaDataset
 
@@ -117,9 +150,9 @@ def produce_events(spark: SparkSession, bootstrap: str, events: list[Any]) -> No
         for e in events
     ]
     frame = spark.createDataFrame(rows, contract.spark_schema).coalesce(1)
-    KafkaDataset(
-        bootstrap_servers=bootstrap, topic="user-events", metadata={"schema": "user_event"}
-    ).save(frame)
+    KafkaDataset(bootstrap_servers=bootstrap, topic=topic, metadata={"schema": "user_event"}).save(
+        frame
+    )
 
 
 def put_raw(services: dict[str, str], prefix: str, body: str) -> Any:

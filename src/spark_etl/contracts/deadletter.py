@@ -9,15 +9,17 @@ and logged as a warning, never dropped in silence.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 logger = logging.getLogger(__name__)
 
-DeadLetterSink = Callable[[DataFrame], None]
+#: Writes a batch of dead letters; returns how many it wrote (``None``: not counted).
+DeadLetterSink = Callable[[DataFrame], "int | None"]
 
 
 @dataclass
@@ -25,6 +27,8 @@ class _Installed:
     sink: DeadLetterSink | None = None
     pipeline: str = "<none>"
     run_id: str = "<none>"
+    #: the records rejected in this run, per dataset they were rejected from
+    rejected: Counter[str] = field(default_factory=Counter)
 
 
 _current = _Installed()
@@ -33,6 +37,13 @@ _current = _Installed()
 def install(sink: DeadLetterSink | None, *, pipeline: str, run_id: str) -> None:
     """Route dead letters of this run to ``sink`` (``None`` keeps them counted in the log only)."""
     _current.sink, _current.pipeline, _current.run_id = sink, pipeline, run_id
+    _current.rejected.clear()
+
+
+def rejected() -> dict[str, int]:
+    """The records rejected since :func:`install`, per dataset they were rejected from (with a
+    sink or without: dead letters and records dropped with a warning alike)."""
+    return dict(_current.rejected)
 
 
 def uninstall() -> None:
@@ -66,11 +77,15 @@ def send(
     """Hand rejected rows to the run's dead-letter sink (or count and log them)."""
     letters = as_dead_letters(rows, payload=payload, error=error, stage=stage, dataset=dataset)
     if _current.sink is not None:
-        _current.sink(letters)
+        written = _current.sink(letters)
+        if written:
+            _current.rejected[dataset] += written
         return
     count = letters.count() if not letters.isStreaming else -1
     if count == 0:
         return
+    if count > 0:
+        _current.rejected[dataset] += count
     logger.warning(
         "%s record(s) of %s rejected at %s with no dead-letter sink configured",
         count,

@@ -28,6 +28,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl._jvm import current_session, is_jvm_error, observed
 from spark_etl._secrets import masked
+from spark_etl._sql_metrics import PlanNode, WriteJob, described_jobs, write_job
 from spark_etl.contracts import Contract, default_registry
 from spark_etl.contracts.guards import explanation, is_guarded, run_guards
 from spark_etl.datasets._streaming import parse_settings, start_query
@@ -55,6 +56,9 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
     system_columns: ClassVar[tuple[str, ...]] = ()
     DEFAULT_LOAD_ARGS: ClassVar[dict[str, Any]] = {}
     DEFAULT_SAVE_ARGS: ClassVar[dict[str, Any]] = {}
+    #: Whether the write's own plan metrics count the rows written (file writes do); else an
+    #: ``Observation`` counts them while they are written.
+    ROWS_FROM_WRITE_METRICS: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -149,22 +153,49 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
             )
             return
         started = time.perf_counter()
-        with self._explained_guards():
+        spark = self._spark()
+        with (
+            described_jobs(spark, f"spark-etl save {self.target_label()}") as description,
+            self._explained_guards(),
+        ):
             if not self._commits_atomically() and is_guarded(data):
                 run_guards(data)
             records = self._save_counted(data)
+        job = write_job(spark, description)
+        if records is None and job is not None:
+            records = job.file_rows_written()
         self.last_save = SaveMetrics(
             records=records,
             duration_s=round(time.perf_counter() - started, 3),
             write_mode=self._write_mode,
+            job=job,
         )
 
     def _save_counted(self, data: DataFrame) -> int | None:
-        """Write a batch; return the rows written, counted while they are written (a Spark
-        ``Observation``: no extra job), ``None`` if unknown."""
+        """Write a batch; return the rows written if counted here: a Spark ``Observation``
+        counts them while they are written (no extra job), unless the write's own metrics do
+        (:attr:`ROWS_FROM_WRITE_METRICS`: a counter in the job would keep its rows out of
+        Spark's generated code)."""
+        if self.ROWS_FROM_WRITE_METRICS:
+            self._save_batch(data)
+            return None
         observation = Observation(f"spark_etl_save_{uuid.uuid4().hex}")
         self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
         return _observed_rows(observation)
+
+    def target_label(self) -> str:
+        """What the dataset reads and writes, for people (a path, a table, a topic)."""
+        return type(self).__name__
+
+    def rejects_as(self) -> str | None:
+        """The ``dataset`` its own dead letters carry when it sends them itself, without
+        knowing its catalog name (``None``: it sends none of its own)."""
+        return None
+
+    def scanned_in(self, scan: PlanNode) -> bool:
+        """Whether the scan operator ``scan`` of a Spark plan reads this dataset's source (to
+        tell which source a job's row counts belong to)."""
+        return False
 
     def _commits_atomically(self) -> bool:
         """Whether a failed batch write leaves the target as it was (readers never see part of
@@ -251,6 +282,8 @@ class SaveMetrics:
     records: int | None
     duration_s: float
     write_mode: str
+    #: what Spark recorded of the write job (its scans and operators), if it could be read
+    job: WriteJob | None = None
 
 
 def _observed_rows(observation: Observation) -> int | None:

@@ -30,6 +30,7 @@ from spark_etl._jvm import (
     jvm_time_zone,
     sql_state,
 )
+from spark_etl._sql_metrics import PlanNode
 from spark_etl.datasets import _bulk
 from spark_etl.datasets._dialects import TableName, dialect_for
 from spark_etl.datasets._jdbc_commit import commit_staged
@@ -530,6 +531,19 @@ class JDBCDataset(EtlDataset):
                 f"JDBCDataset over a query cannot be written to ({self._url}): set 'table'."
             )
         return self._table
+
+    def target_label(self) -> str:
+        """The table (``schema.name``), or ``<query>``."""
+        return self._table_label()
+
+    def scanned_in(self, scan: PlanNode) -> bool:
+        """A JDBC relation over this dataset's table or query."""
+        relation = (
+            f"JDBCRelation({self._dialect.table(self._table)})"
+            if self._table is not None
+            else f"JDBCRelation(({self._query}) SPARK_GEN_SUBQ_"
+        )
+        return scan.name.startswith(f"Scan {relation}")
 
     def _table_label(self) -> str:
         if self._table is None:

@@ -221,12 +221,16 @@ class KafkaDataset(EtlDataset):
             raw = reader.format("kafka").options(**self._source_options()).load()
         if not self._stream:
             # Counted by the first job that reads the batch (Kafka pushes no filter down, so
-            # the counter costs the read nothing): records read, and the tombstones among them.
+            # the counter costs the read nothing): records read, and the tombstones among them
+            # (``skipped`` as well when they are skipped: the run's count reconciliation).
             observation = Observation(f"spark_etl_load_{uuid.uuid4().hex}")
+            tombstones = F.sum(F.col("value").isNull().cast("long"))
+            skipped = [tombstones.alias("skipped")] if self._tombstones == "skip" else []
             raw = raw.observe(
                 observation,
                 F.count(F.lit(1)).alias("records"),
-                F.sum(F.col("value").isNull().cast("long")).alias("tombstones"),
+                tombstones.alias("tombstones"),
+                *skipped,
             )
             self.last_load = LoadMetrics(observation)
         if self._tombstones == "dead_letter":
@@ -270,7 +274,7 @@ class KafkaDataset(EtlDataset):
             payload=F.coalesce(F.col("key"), F.lit(b"")),
             error="tombstone: a record with a key and no value (a delete marker)",
             stage="extract",
-            dataset=f"kafka:{self._where}",
+            dataset=self.rejects_as(),
         )
 
     def _undecodable_values(self, contract: Contract) -> UndecodableValues:
@@ -418,6 +422,14 @@ class KafkaDataset(EtlDataset):
         if self._pattern:
             return True
         return set(self._topics) <= self._list_topics()
+
+    def target_label(self) -> str:
+        """The topic(s), or the topic pattern."""
+        return self._pattern or ",".join(self._topics)
+
+    def rejects_as(self) -> str:
+        """``kafka:<topics>``: what its dead letters name as their dataset."""
+        return f"kafka:{self._where}"
 
     def _describe(self) -> dict[str, Any]:
         return {

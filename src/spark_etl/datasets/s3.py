@@ -11,12 +11,11 @@ from pyspark.sql import DataFrame
 
 from spark_etl._jvm import (
     UNREACHABLE,
-    described_jobs,
-    files_written_rows,
     hadoop_conf,
     java_error_chain,
     jvm_of,
 )
+from spark_etl._sql_metrics import PlanNode
 from spark_etl.contracts import conform
 from spark_etl.datasets._streaming import claim, trigger_args
 from spark_etl.datasets.base import EtlDataset, stringify_options
@@ -72,6 +71,7 @@ class S3Dataset(EtlDataset):
     """
 
     SUPPORTED_WRITE_MODES: ClassVar[frozenset[str]] = frozenset({"append", "overwrite"})
+    ROWS_FROM_WRITE_METRICS = True
     DEFAULT_SAVE_ARGS: ClassVar[dict[str, Any]] = {}
 
     def __init__(
@@ -197,14 +197,14 @@ class S3Dataset(EtlDataset):
         with self._translated_errors("stream to"):
             self.query = writer.start(self._path)
 
-    def _save_counted(self, data: DataFrame) -> int | None:
-        """The rows written, from Spark's own metrics of the file write: a counter in the job
-        (an ``Observation``) would keep its rows out of generated code, 5-8 % of a simple
-        job's CPU."""
-        spark = self._spark()
-        with described_jobs(spark, f"spark-etl save {self._path}") as description:
-            self._save_batch(data)
-        return files_written_rows(spark, description)
+    def target_label(self) -> str:
+        """The dataset's path."""
+        return self._path
+
+    def scanned_in(self, scan: PlanNode) -> bool:
+        """A file scan whose location is this dataset's path."""
+        root = self._path.rstrip("/")
+        return any(f"{root}{end}" in scan.desc for end in ("]", ",", "/]"))
 
     def _save_batch(self, data: DataFrame) -> None:
         self._configure_bucket()

@@ -260,6 +260,8 @@ def _unknown_pipeline(name: str, kedro_message: str) -> Failure:
     hint = f" Did you mean {' or '.join(repr(m) for m in close)}?" if close else ""
     message = f"There is no pipeline named '{name}'.{hint}"
     todo = "Name a registered pipeline (`kedro registry list` lists them), then run again."
+    if "," in name:  # `--pipeline a,b` takes one name; `--pipelines a,b` takes a list
+        todo = f"To run several pipelines, use --pipelines {name} (plural). " + todo
     return Failure(ExitCode.CONFIG, message, todo)
 
 

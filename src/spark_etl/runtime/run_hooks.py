@@ -9,7 +9,9 @@ sink of each pipeline, both from ``conf/<env>/runtime.yml``::
         batch_kafka_s3: kafka_dead_letters
 
 The run ends with status ``success``, ``partial`` (some records went to the dead-letter queue) or
-``failed``; the ``run_end`` event carries the records each dataset received and the dead letters.
+``failed``; the ``run_end`` event carries the records each dataset read and received, the dead
+letters, and whether each sink's counts add up (:mod:`spark_etl.runtime.run_counts`); its message
+is the same as a table.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ from pyspark.sql import functions as F
 from spark_etl._jvm import current_session
 from spark_etl.contracts import deadletter
 from spark_etl.exceptions import ConfigError
-from spark_etl.runtime import logs, retry, streaming
+from spark_etl.runtime import logs, progress, retry, streaming
 from spark_etl.runtime.classify import classify
 from spark_etl.runtime.context import RunContext
 from spark_etl.runtime.failure import headline
+from spark_etl.runtime.run_counts import Reconciliation, RunCounts
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
     from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
 
 logger = logging.getLogger("spark_etl.metrics")
@@ -81,9 +85,9 @@ class RunHooks:
         self._started = 0.0
         self._node_started: dict[str, float] = {}
         self._saved: Counter[str] = Counter()
-        self._writes: dict[str, dict[str, Any]] = {}
-        self._loaded: list[str] = []
+        self._counts = RunCounts()
         self._dead: Counter[str] = Counter()
+        self._progress: progress.ProgressReporter | None = None
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
@@ -113,28 +117,30 @@ class RunHooks:
         self._catalog = catalog
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
         """Start the run's context, install its dead-letter sink, log ``run_start``."""
         names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
-        pipeline = ",".join(names)
-        self.run_context.start(pipeline, str(run_params.get("run_id")))
+        name = ",".join(names)
+        self.run_context.start(name, str(run_params.get("run_id")))
         spark = current_session()
         if spark is not None:
             streaming.ensure_listener(spark)
         self._started = time.perf_counter()
         self._saved.clear()
-        self._writes.clear()
-        self._loaded.clear()
+        self._counts.start(pipeline)
         self._dead.clear()
-        sink_name = self._dead_letter.for_pipeline(pipeline)
+        self._progress = progress.terminal_progress(node=lambda: self.run_context.node)
+        if self._progress is not None:
+            self._progress.start()
+        sink_name = self._dead_letter.for_pipeline(name)
         deadletter.install(
             self._sink(sink_name) if sink_name else None,
-            pipeline=pipeline,
+            pipeline=name,
             run_id=str(run_params.get("run_id")),
         )
         logger.info(
             "Run of %s started",
-            pipeline,
+            name,
             extra={
                 "event": "run_start",
                 "runner": _runner_name(run_params.get("runner")),
@@ -144,18 +150,20 @@ class RunHooks:
         )
 
     def _sink(self, dataset: str) -> deadletter.DeadLetterSink:
-        def write(letters: DataFrame) -> None:
+        def write(letters: DataFrame) -> int:
             assert self._catalog is not None  # after_catalog_created ran before any node
             observation = Observation(f"dead_letters_{time.monotonic_ns()}")
             self._catalog.save(dataset, letters.observe(observation, F.count(F.lit(1)).alias("n")))
             count = int(observation.get.get("n", 0))
             self._dead[dataset] += count
-            logger.warning(
+            logger.log(
+                logging.WARNING if count else logging.INFO,
                 "%d record(s) sent to the dead-letter queue %s",
                 count,
                 dataset,
                 extra={"event": "dead_letter", "records": count, "sink": dataset},
             )
+            return count
 
         return write
 
@@ -196,20 +204,13 @@ class RunHooks:
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str) -> None:
         """Remember the dataset: what it read is logged at the end of the run."""
-        if dataset_name not in self._loaded:
-            self._loaded.append(dataset_name)
+        self._counts.on_load(dataset_name)
 
     def _reads(self) -> dict[str, dict[str, int]]:
-        """``dataset_loaded`` for each source that counted what it read (Kafka: the records and
-        the tombstones among them), once the jobs that read them have run."""
-        reads: dict[str, dict[str, int]] = {}
-        for name in self._loaded:
-            dataset = self._catalog.get(name) if self._catalog is not None else None
-            metrics = getattr(dataset, "last_load", None)
-            counts = metrics.counts() if metrics is not None else None
-            if counts is None:
-                continue
-            reads[name] = counts
+        """``dataset_loaded`` for each source whose records read are known, once the jobs that
+        read them have run."""
+        reads = self._counts.reads(self._catalog)
+        for name, counts in reads.items():
             logger.info(
                 "Read %s record(s) from %s%s",
                 counts.get("records"),
@@ -228,13 +229,7 @@ class RunHooks:
             return
         if metrics.records is not None:
             self._saved[dataset_name] += metrics.records
-        write = self._writes.setdefault(
-            dataset_name, {"records": 0, "write_mode": metrics.write_mode, "duration_s": 0.0}
-        )
-        write["records"] = (
-            None if metrics.records is None else (write["records"] or 0) + (metrics.records)
-        )
-        write["duration_s"] = round(write["duration_s"] + (metrics.duration_s or 0.0), 3)
+        self._counts.on_save(dataset_name, metrics, self._catalog)
         rate = (
             metrics.records / metrics.duration_s if metrics.records and metrics.duration_s else None
         )
@@ -264,36 +259,76 @@ class RunHooks:
         """Log ``run_end`` with status ``failed`` and the kind of the error."""
         self._end("failed", error)
 
-    def _summary(self) -> str:
-        """The run's writes and dead letters, one line each (for the ``run_end`` message)."""
-        lines = [_summary_line(name, write) for name, write in self._writes.items()]
-        lines += [f"{name}: {count:,} dead letter(s)" for name, count in self._dead.items()]
-        return "".join(f"\n  {line}" for line in lines)
-
     def _end(self, status: str, error: Exception | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
         duration = time.perf_counter() - self._started
+        reads = self._reads()
+        reconciled = self._counts.reconciliations(deadletter.rejected(), self._catalog)
+        for unexplained in (r for r in reconciled if r.unexplained):
+            logger.warning(
+                "Records unaccounted for: %s",
+                unexplained.line(),
+                extra={"event": "reconciliation_failed", **unexplained.as_dict()},
+            )
         extra: dict[str, Any] = {
             "event": "run_end",
             "status": status,
             "duration_s": round(duration, 3),
             "records_saved": dict(self._saved),
-            "writes": {name: dict(write) for name, write in self._writes.items()},
-            "reads": self._reads(),
+            "writes": {name: dict(write) for name, write in self._counts.writes.items()},
+            "reads": reads,
             "dead_letters": dict(self._dead),
+            "rejected": deadletter.rejected(),
+            "reconciliation": [r.as_dict() for r in reconciled],
         }
         if error is not None:
             extra.update(error_kind=classify(error), error=headline(error))
         level = logging.ERROR if status == "failed" else logging.INFO
-        logger.log(
-            level, "Run ended: %s in %.1f s%s", status, duration, self._summary(), extra=extra
-        )
+        table = summary_table(reads, self._counts.writes, deadletter.rejected(), reconciled)
+        logger.log(level, "Run ended: %s in %.1f s%s", status, duration, table, extra=extra)
         deadletter.uninstall()
         self.run_context.end()
 
 
-def _summary_line(name: str, write: dict[str, Any]) -> str:
-    records = "?" if write["records"] is None else f"{write['records']:,}"
-    return f"{name}: {records} record(s), {write['write_mode']}, {write['duration_s']:.1f} s"
+def summary_table(
+    reads: dict[str, dict[str, int]],
+    writes: dict[str, dict[str, Any]],
+    rejected: dict[str, int],
+    reconciled: list[Reconciliation],
+) -> str:
+    """The run's datasets as an aligned table (records read and written, write mode, write
+    time, records rejected), then how each sink's counts add up; empty if nothing was read or
+    written."""
+    names = [*reads, *(n for n in writes if n not in reads)]
+    if not names:
+        return ""
+    rows = [("dataset", "read", "written", "mode", "time", "rejected")]
+    for name in names:
+        write = writes.get(name)
+        read = reads.get(name, {}).get("records")
+        written = None if write is None else write["records"]
+        rows.append(
+            (
+                name,
+                "-" if read is None else f"{read:,}",
+                "-" if write is None else ("?" if written is None else f"{written:,}"),
+                "-" if write is None else str(write["write_mode"]),
+                "-" if write is None else f"{write['duration_s']:.1f} s",
+                f"{rejected[name]:,}" if rejected.get(name) else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(widths[i]) if i in {0, 3} else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+    lines += [f"counts: {r.line()}" for r in reconciled]
+    return "".join(f"\n  {line}" for line in lines)
 
 
 def _runner_name(runner: Any) -> str | None:

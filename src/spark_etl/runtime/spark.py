@@ -30,6 +30,21 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
 }
 _JAR_KEYS = ("spark.jars", "spark.jars.packages")
+#: JVM loggers held at ERROR: their warnings come on every run and ask nothing of the user.
+QUIET_JVM_LOGGERS: dict[str, str] = {
+    # "Writing Avro files with non-nullable Avro schema and nullable catalyst schema will throw
+    # runtime exception if there is a record with null value": a contract checks its required
+    # fields for nulls inside the job that writes them, and names dataset, field and records.
+    "org.apache.spark.sql.avro.AvroSerializer": "ERROR",
+    # "Using standard FileOutputCommitter to commit work. This is slow and potentially unsafe":
+    # S3Dataset's default on purpose (a failed job leaves the destination as it was); the S3A
+    # committers are its `committer` option.
+    "org.apache.hadoop.fs.s3a.commit.AbstractS3ACommitterFactory": "ERROR",
+    # "Assume no metadata directory ... FileNotFoundException" with a Java stack, for a path
+    # that does not exist: S3Dataset says so itself (SourceMissingError).
+    "org.apache.spark.sql.execution.streaming.sinks.FileStreamSink": "ERROR",
+    "org.apache.spark.sql.execution.streaming.FileStreamSink": "ERROR",
+}
 
 
 def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
@@ -63,10 +78,21 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(str(settings.get("spark.log.level", "WARN")))
+    _quiet_jvm_loggers(spark)
     logger.info(
         "Spark session started: master=%s, version=%s", spark.sparkContext.master, spark.version
     )
     return spark
+
+
+def _quiet_jvm_loggers(spark: SparkSession) -> None:
+    """Hold the :data:`QUIET_JVM_LOGGERS` at their level (log4j 2, Spark's logging)."""
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j  # type: ignore[union-attr]
+    try:
+        for name, level in QUIET_JVM_LOGGERS.items():
+            log4j.core.config.Configurator.setLevel(name, log4j.Level.toLevel(level))
+    except Exception as exc:  # a JVM without log4j 2 core keeps its warnings
+        logger.debug("JVM loggers left as they are: %s", exc)
 
 
 def _start_jvm(settings: Mapping[str, str], output: Path) -> None:
