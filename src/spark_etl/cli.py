@@ -1,5 +1,5 @@
-"""spark-etl's project commands: ``kedro run`` (retrying), ``kedro jars``, ``kedro vault`` and
-``kedro services``; also ``spark-etl <command>``.
+"""spark-etl's project commands: ``kedro run`` (retrying), ``kedro check``, ``kedro jars``,
+``kedro vault``, ``kedro services`` and ``kedro state``; also ``spark-etl <command>``.
 
 Kedro adds the commands of :data:`cli` to the ``kedro`` command line of every project that has
 spark-etl installed (the ``kedro.project_commands`` entry point), and a plugin's ``run`` replaces
@@ -34,6 +34,8 @@ from spark_etl.runtime import jars, logs
 from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 from spark_etl.runtime.failure import TRACEBACK_ENV, Failure, explain
 from spark_etl.runtime.preflight import Problem, check_run
+from spark_etl.runtime.state_cli import state
+from spark_etl.runtime.state_hooks import FULL_REFRESH_ENV
 from spark_etl.vault.cli import vault
 
 DEFAULT_RUNNER = "spark_etl.runtime.runner.RetryingRunner"
@@ -58,7 +60,11 @@ def _reporting_failures(command: click.Command) -> click.Command:
     original = command.callback
     assert original is not None
 
-    def callback(*args: Any, verbose: bool = False, **kwargs: Any) -> Any:
+    def callback(
+        *args: Any, verbose: bool = False, full_refresh: bool = False, **kwargs: Any
+    ) -> Any:
+        if full_refresh:
+            os.environ[FULL_REFRESH_ENV] = "1"
         log_file = _name_run_log()
         with warnings.catch_warnings():
             # The mission's and the README's command line is `kedro run --pipeline NAME`, which
@@ -80,6 +86,14 @@ def _reporting_failures(command: click.Command) -> click.Command:
             ["--verbose", "-v"],
             is_flag=True,
             help=f"Print the traceback of a failure (also: {TRACEBACK_ENV}=1).",
+        )
+    )
+    command.params.append(
+        click.Option(
+            ["--full-refresh"],
+            is_flag=True,
+            help="Read incremental sources from their configured start, ignoring the "
+            f"committed state (also: {FULL_REFRESH_ENV}=1); the new end is committed.",
         )
     )
     return command
@@ -242,5 +256,6 @@ def services_bootstrap(env: str | None) -> None:
 cli.add_command(run)
 cli.add_command(vault)
 cli.add_command(services)
+cli.add_command(state)
 
 main = cli

@@ -10,6 +10,7 @@ import kedro_run
 import pytest
 from datagen import transactions, transactions_csv, users
 from kedro_run import (
+    LAKE_BUCKET,
     clear_prefix,
     create_users_table,
     put_raw,
@@ -27,6 +28,7 @@ from spark_etl_example.sample_data import (
 
 from spark_etl.contracts import default_registry
 from spark_etl.datasets import KafkaDataset
+from spark_etl.datasets._state import FileStateStore
 
 pytestmark = pytest.mark.integration
 
@@ -104,10 +106,14 @@ def test_batch_pg_mysql_kafka_publishes_one_profile_per_user(
 
 
 def test_batch_kafka_s3_counts_events_per_hour_and_type(
-    spark: SparkSession, services: dict[str, str]
+    spark: SparkSession, services: dict[str, str], s3_credentials: dict[str, Any]
 ) -> None:
     bootstrap = services["SPARK_ETL_KAFKA_BOOTSTRAP"]
     reset_topic(spark, bootstrap, "user-events")
+    # the topic is new: so is the incremental source's state (its last offsets were the old one's)
+    FileStateStore(f"s3a://{LAKE_BUCKET}/_spark_etl_state/", s3_credentials).delete(
+        "batch_kafka_s3"
+    )
     events = list(user_events(2_000, users=USERS, seed=14))
     kedro_run.produce_events(spark, services["SPARK_ETL_KAFKA_BOOTSTRAP"], events)
     clear_prefix(s3_client(services), "spark-etl-example-lake", "event_counts/")
@@ -126,3 +132,10 @@ def test_batch_kafka_s3_counts_events_per_hour_and_type(
     assert {(r.window_start, r.event_type): r.events for r in counts} == expected
     assert all((r.window_end - r.window_start).total_seconds() == 3600 for r in counts)
     assert {r.event_type for r in counts} <= set(EVENT_TYPES)
+
+    log = io.StringIO()  # incremental: a second run reads nothing and appends nothing
+    run_pipeline("batch_kafka_s3", log)
+    (end,) = [e for e in kedro_run.json_events(log.getvalue()) if e["event"] == "run_end"]
+    assert end["reads"]["event_stream"]["records"] == 0
+    again = spark.read.format("avro").load("s3a://spark-etl-example-lake/event_counts/").count()
+    assert again == len(counts)

@@ -1,8 +1,19 @@
 """Source and sink strategies: one Kedro dataset class per system behind one base."""
 
+from spark_etl.datasets._state import StateEntry, StateSlot, StateStore, state_store
 from spark_etl.datasets.base import EtlDataset, WriteMode
 from spark_etl.datasets.jdbc import JDBCDataset
 from spark_etl.datasets.kafka import KafkaDataset
 from spark_etl.datasets.s3 import S3Dataset
 
-__all__ = ["EtlDataset", "JDBCDataset", "KafkaDataset", "S3Dataset", "WriteMode"]
+__all__ = [
+    "EtlDataset",
+    "JDBCDataset",
+    "KafkaDataset",
+    "S3Dataset",
+    "StateEntry",
+    "StateSlot",
+    "StateStore",
+    "WriteMode",
+    "state_store",
+]

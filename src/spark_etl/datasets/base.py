@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from kedro.io import AbstractDataset
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -33,6 +33,9 @@ from spark_etl.contracts import Contract, default_registry
 from spark_etl.contracts.guards import explanation, is_guarded, run_guards
 from spark_etl.datasets._streaming import parse_settings, start_query
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
+
+if TYPE_CHECKING:
+    from spark_etl.datasets._state import StateSlot
 
 WriteMode = Literal["append", "overwrite", "upsert"]
 Stage = Literal["load", "save"]
@@ -86,6 +89,7 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         self.last_load: LoadMetrics | None = None
         self.query: StreamingQuery | None = None
         self._check: Check | None = None
+        self._state: StateSlot | None = None
 
     @property
     def write_mode(self) -> str:
@@ -123,6 +127,16 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         """The contract named by ``metadata.schema``, from the project's schema registry."""
         name = (self.metadata or {}).get("schema")
         return default_registry().get(name) if name else None
+
+    @property
+    def incremental(self) -> bool:
+        """Whether a load resumes where the last successful run stopped (the strategy's
+        ``incremental`` option); such a dataset is given a state slot by the run's hooks."""
+        return False
+
+    def attach_state(self, slot: StateSlot | None) -> None:
+        """Give an incremental source its run's state slot (``None``: read as configured)."""
+        self._state = slot
 
     def attach_check(self, check: Check | None) -> None:
         """Let ``check`` see, and guard, what this dataset loads and saves (``None``: no check)."""

@@ -13,6 +13,8 @@ Writes encode the contract's fields as Avro values (``to_avro``), with a key.
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +29,13 @@ from spark_etl.contracts import Contract, conform, deadletter
 from spark_etl.contracts.guards import guard
 from spark_etl.datasets._kafka_codec import ValueCodec, ValueFormat, WireFormat, undecoded
 from spark_etl.datasets._kafka_dead_letters import UndecodableValues
+from spark_etl.datasets._kafka_offsets import (
+    end_offsets,
+    incremental_range,
+    matching,
+    range_options,
+    records_between,
+)
 from spark_etl.datasets._kafka_options import choice, offset_options, security_options
 from spark_etl.datasets.base import EtlDataset, LoadMetrics, stringify_options
 from spark_etl.datasets.exceptions import (
@@ -43,6 +52,8 @@ SYSTEM_COLUMNS = (
     "kafka_timestamp",
     "kafka_headers",
 )
+logger = logging.getLogger(__name__)
+
 #: Kafka's client says "timed out" where others say they could not connect.
 _UNREACHABLE = (*UNREACHABLE, "TimeoutException", "Timed out waiting")
 _AUTH = ("SaslAuthenticationException", "AuthenticationException", "AuthorizationException")
@@ -117,6 +128,7 @@ class KafkaDataset(EtlDataset):
         on_decode_error: Literal["dead_letter", "fail"] = "dead_letter",
         tombstones: Literal["skip", "dead_letter"] = "skip",
         stream: bool = False,
+        incremental: bool = False,
         max_offsets_per_trigger: int | None = None,
         credentials: dict[str, Any] | None = None,
         write_mode: str = "append",
@@ -149,6 +161,10 @@ class KafkaDataset(EtlDataset):
                 (sent to the run's dead-letter queue with their key as payload).
             stream: load a streaming DataFrame (Structured Streaming) from ``starting_offsets``
                 on, instead of a batch of the offset range.
+            incremental: a batch reads from where the last successful run of the pipeline
+                stopped (the offsets it committed to the run's state store, see
+                docs/operations.md) to the end of each partition when the load starts;
+                ``starting_offsets`` places partitions the state does not know yet.
             max_offsets_per_trigger: the most records one micro-batch reads (backpressure).
             credentials: for SASL: ``security_protocol``, ``sasl_mechanism``, ``username``,
                 ``password``.
@@ -192,6 +208,16 @@ class KafkaDataset(EtlDataset):
         self._on_decode_error = choice("on_decode_error", on_decode_error, ("dead_letter", "fail"))
         self._tombstones = choice("tombstones", tombstones, ("skip", "dead_letter"))
         self._credentials = dict(credentials or {})
+        self._incremental = bool(incremental)
+        self._starting = starting_offsets
+        if self._incremental and (
+            stream or ending_offsets != "latest" or starting_timestamp or ending_timestamp
+        ):
+            raise DatasetConfigError(
+                f"KafkaDataset '{self._where}': incremental: true reads a batch from the "
+                "committed offsets to the latest ones; it takes no stream: true (a stream keeps "
+                "its offsets in its checkpoint), ending_offsets or timestamps."
+            )
         if not (metadata or {}).get("schema"):
             raise DatasetConfigError(
                 f"KafkaDataset '{self._where}': name the contract of the values in "
@@ -217,8 +243,11 @@ class KafkaDataset(EtlDataset):
         self._check_topics_exist()
         spark = self._spark()
         reader = spark.readStream if self._stream else spark.read
+        options = self._source_options()
+        if self._incremental and self._state is not None:
+            options = self._incremental_options(options)
         with self._translated_errors("read"):
-            raw = reader.format("kafka").options(**self._source_options()).load()
+            raw = reader.format("kafka").options(**options).load()
         if not self._stream:
             # Counted by the first job that reads the batch (Kafka pushes no filter down, so
             # the counter costs the read nothing): records read, and the tombstones among them
@@ -387,6 +416,43 @@ class KafkaDataset(EtlDataset):
         assert contract is not None  # the constructor requires metadata.schema
         return contract
 
+    @property
+    def incremental(self) -> bool:
+        """Whether a batch load resumes from the offsets the last successful run committed."""
+        return self._incremental
+
+    def _incremental_options(self, options: dict[str, str]) -> dict[str, str]:
+        """Read from the committed offsets to the end of each partition now, and hold that
+        end in the state slot (committed once the data is written)."""
+        assert self._state is not None
+        end = self._end_offsets()
+        start, end = incremental_range(self._state.committed(), end, self._starting)
+        self._state.hold(end)
+        spans = records_between(start, end)
+        logger.info(
+            "KafkaDataset '%s': reading offsets %s to %s%s",
+            self._where,
+            json.dumps(start),
+            json.dumps(end),
+            "" if spans is None else f" ({spans} offset(s))",
+            extra={"event": "incremental_range", "start": start, "end": end},
+        )
+        for key in (
+            "subscribe",
+            "subscribePattern",
+            "startingOffsets",
+            "endingOffsets",
+            "startingTimestamp",
+            "endingTimestamp",
+        ):
+            options.pop(key, None)
+        return {**options, **range_options(start, end)}
+
+    def _end_offsets(self) -> dict[str, dict[str, int]]:
+        topics = self._topics or matching(str(self._pattern), self._list_topics())
+        with self._admin("read the offsets of") as (admin, jvm, seconds):
+            return end_offsets(admin, jvm, topics, seconds)
+
     def _check_topics_exist(self) -> None:
         if self._pattern:
             return
@@ -397,7 +463,9 @@ class KafkaDataset(EtlDataset):
                 "them, or fix 'topic' in the catalog."
             )
 
-    def _list_topics(self) -> set[str]:
+    @contextmanager
+    def _admin(self, action: str) -> Iterator[tuple[Any, Any, int]]:
+        """Kafka's admin client on the driver's JVM, with the JVM and the API timeout (s)."""
         jvm = jvm_of(self._spark())
         props = jvm.java.util.Properties()
         props.put("bootstrap.servers", self._bootstrap)
@@ -405,18 +473,19 @@ class KafkaDataset(EtlDataset):
         props.put("request.timeout.ms", str(self._load_args["kafka.request.timeout.ms"]))
         for key, value in security_options(self._credentials).items():
             props.put(key.removeprefix("kafka."), value)
-        with self._translated_errors("list topics of"):
+        with self._translated_errors(action):
             admin = jvm.org.apache.kafka.clients.admin.Admin.create(props)
             try:
-                seconds = int(self._load_args["kafka.default.api.timeout.ms"]) // 1000
-                names = (
-                    admin.listTopics()
-                    .names()
-                    .get(seconds, jvm.java.util.concurrent.TimeUnit.SECONDS)
-                )
-                return {str(n) for n in names}
+                yield admin, jvm, int(self._load_args["kafka.default.api.timeout.ms"]) // 1000
             finally:
                 admin.close()
+
+    def _list_topics(self) -> set[str]:
+        with self._admin("list topics of") as (admin, jvm, seconds):
+            names = (
+                admin.listTopics().names().get(seconds, jvm.java.util.concurrent.TimeUnit.SECONDS)
+            )
+            return {str(n) for n in names}
 
     def _exists(self) -> bool:
         if self._pattern:
@@ -439,6 +508,7 @@ class KafkaDataset(EtlDataset):
             "value_format": self._codec.value_format,
             "wire_format": self._codec.wire,
             "offsets": self._offsets,
+            "incremental": self._incremental,
             **super()._describe(),
         }
 

@@ -25,14 +25,16 @@ from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 from spark_etl.runtime.hooks import SparkHooks
 from spark_etl.runtime.preflight_hooks import PreflightHooks
 from spark_etl.runtime.run_hooks import RunHooks
+from spark_etl.runtime.state_hooks import IncrementalStateHooks
 
-HookName = Literal["spark", "run_log", "contracts", "declared_pipelines", "preflight"]
+HookName = Literal["spark", "run_log", "contracts", "declared_pipelines", "preflight", "state"]
 HOOK_NAMES: tuple[HookName, ...] = (
     "spark",
     "run_log",
     "contracts",
     "declared_pipelines",
     "preflight",
+    "state",
 )
 
 
@@ -42,7 +44,8 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
     Names: ``spark`` (the session from ``spark.yml``), ``run_log`` (structured events, retry and
     dead-letter settings from ``runtime.yml``), ``contracts`` (``schemas/`` and the checks of
     every dataset that names one), ``declared_pipelines`` (declared pipelines name real datasets),
-    ``preflight`` (every node of the run checked on empty data before the first write).
+    ``preflight`` (every node of the run checked on empty data before the first write),
+    ``state`` (incremental sources resume where the last successful run stopped).
 
     Raises:
         ValueError: for a name that is not one of those.
@@ -59,9 +62,17 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
         "contracts": ContractHooks,
         "declared_pipelines": DeclaredPipelineHooks,
         "preflight": PreflightHooks,
+        "state": IncrementalStateHooks,
     }
     return tuple(made[name]() for name in HOOK_NAMES if name not in skipped)
 
 
 # The entry points' objects (one per hook, so that each shows in Kedro's plugin list).
-spark_hooks, run_hooks, contract_hooks, declared_pipeline_hooks, preflight_hooks = project_hooks()
+(
+    spark_hooks,
+    run_hooks,
+    contract_hooks,
+    declared_pipeline_hooks,
+    preflight_hooks,
+    state_hooks,
+) = project_hooks()

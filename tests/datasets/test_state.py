@@ -1,0 +1,143 @@
+"""State stores of incremental sources, on the real systems: a local folder, S3 (moto),
+PostgreSQL and MariaDB; and the offset range of an incremental Kafka batch."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from spark_etl.datasets import StateEntry, StateSlot, state_store
+from spark_etl.datasets._kafka_offsets import EARLIEST, incremental_range, range_options
+from spark_etl.datasets._state import FileStateStore, JDBCStateStore
+from spark_etl.datasets.exceptions import DatasetConfigError
+from spark_etl.exceptions import ConfigError
+from spark_etl.runtime.state_hooks import IncrementalStateHooks
+
+BUCKET = "spark-etl-test"
+
+
+def entry(dataset: str, offset: int, pipeline: str = "nightly") -> StateEntry:
+    return StateEntry(pipeline, dataset, {"events": {"0": offset}}, f"run-{offset}", "2026-12-01")
+
+
+def exercise(store: Any) -> None:
+    """What every store must do: read back, replace whole, list, delete one or all."""
+    assert store.read("nightly", "events") is None
+    store.write(entry("events", 10))
+    store.write(entry("events", 25))  # replaces
+    store.write(entry("orders", 3))
+    store.write(entry("events", 7, pipeline="hourly"))
+    assert store.read("nightly", "events") == entry("events", 25)
+    assert [(e.pipeline, e.dataset) for e in store.entries()] == [
+        ("hourly", "events"),
+        ("nightly", "events"),
+        ("nightly", "orders"),
+    ]
+    assert [e.dataset for e in store.entries("nightly")] == ["events", "orders"]
+    assert store.delete("nightly", "orders") == 1
+    assert store.delete("nightly") == 1
+    assert store.entries() == [entry("events", 7, pipeline="hourly")]
+    store.delete("hourly")
+
+
+def test_a_local_folder_store(tmp_path: Path) -> None:
+    exercise(FileStateStore(str(tmp_path / "state")))
+    assert not list((tmp_path / "state").rglob(".state-*"))  # no temporary file left
+
+
+def test_an_s3_store(spark: SparkSession, s3_credentials: dict[str, Any], unique_name: str) -> None:
+    exercise(FileStateStore(f"s3a://{BUCKET}/{unique_name}/state/", s3_credentials))
+
+
+def test_a_postgres_table_store(
+    spark: SparkSession, services: dict[str, str], pg_credentials: dict[str, str], pg: Any
+) -> None:
+    table = "spark_etl_state_test"
+    pg.execute(f"DROP TABLE IF EXISTS {table}")
+    exercise(JDBCStateStore(services["SPARK_ETL_PG_URL"], pg_credentials, table))
+    pg.execute(f"DROP TABLE {table}")
+
+
+def test_a_mariadb_table_store(
+    spark: SparkSession, services: dict[str, str], mysql_credentials: dict[str, str], mysql: Any
+) -> None:
+    table = "spark_etl_state_test"
+    with mysql.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+    exercise(JDBCStateStore(services["SPARK_ETL_MYSQL_URL"], mysql_credentials, table))
+    with mysql.cursor() as cur:
+        cur.execute(f"DROP TABLE {table}")
+
+
+def test_a_slot_commits_only_what_it_holds_and_a_full_refresh_ignores_the_store(
+    tmp_path: Path,
+) -> None:
+    store = FileStateStore(str(tmp_path))
+    store.write(entry("events", 40))
+    slot = StateSlot(store, "nightly", "events")
+    assert slot.committed() == {"events": {"0": 40}}
+    assert slot.commit("r1") is None  # nothing held: nothing written
+    slot.hold({"events": {"0": 55}})
+    assert slot.commit("r2") is not None
+    assert store.read("nightly", "events").position == {"events": {"0": 55}}
+    assert StateSlot(store, "nightly", "events", full_refresh=True).committed() is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({}, "needs either path"),
+        ({"path": "s3a://b/p/", "url": "jdbc:postgresql://h/db"}, "needs either path"),
+        ({"path": "s3a://b/p/", "bucket": "x"}, "state has no option ['bucket']"),
+        ({"path": "hdfs://nn/state/"}, "use s3a://bucket/prefix/ or a local folder"),
+        ({"url": "jdbc:oracle:thin:@h:1521/x"}, "Unsupported JDBC URL scheme"),
+    ],
+)
+def test_a_wrong_state_section_is_named(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(DatasetConfigError, match=re.escape(message)):
+        state_store(settings, None)
+
+
+def test_the_range_starts_at_the_committed_offsets_or_the_configured_start() -> None:
+    end = {"t": {"0": 100, "1": 50}}
+    assert incremental_range({"t": {"0": 60}}, end, "earliest") == (
+        {"t": {"0": 60, "1": EARLIEST}},
+        end,
+    )
+    assert incremental_range(None, end, "latest")[0] == {"t": {"0": 100, "1": 50}}
+    assert incremental_range(None, end, {"t": {"1": 20}})[0] == {"t": {"0": EARLIEST, "1": 20}}
+    options = range_options({"t": {"0": 60, "1": -2}}, end)
+    assert options == {
+        "assign": '{"t": [0, 1]}',
+        "startingOffsets": '{"t": {"0": 60, "1": -2}}',
+        "endingOffsets": '{"t": {"0": 100, "1": 50}}',
+    }
+
+
+def test_a_committed_offset_past_the_end_names_the_topic_and_what_to_do() -> None:
+    with pytest.raises(DatasetConfigError) as caught:
+        incremental_range({"t": {"0": 500}}, {"t": {"0": 20}}, "earliest")
+    said = str(caught.value)
+    assert said.startswith("Kafka topic 't' partition 0 ends at offset 20, before the committed")
+    assert "kedro run --full-refresh" in said and "kedro state reset" in said
+
+
+def test_an_incremental_source_without_a_store_is_a_configuration_error() -> None:
+    class Incremental:
+        incremental = True
+
+        def attach_state(self, slot: Any) -> None:
+            raise AssertionError("no slot without a store")
+
+    class Catalog:
+        def get(self, name: str) -> Any:
+            return Incremental()
+
+    hooks = IncrementalStateHooks()
+    hooks.after_catalog_created(Catalog())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"'events' is incremental but runtime\.yml names no"):
+        hooks.before_dataset_loaded("events", node=None)  # type: ignore[arg-type]
