@@ -11,6 +11,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from spark_etl.datasets import StateEntry, StateSlot, state_store
+from spark_etl.datasets._jdbc_cursor import Cursor
 from spark_etl.datasets._kafka_offsets import EARLIEST, incremental_range, range_options
 from spark_etl.datasets._state import FileStateStore, JDBCStateStore
 from spark_etl.datasets.exceptions import DatasetConfigError
@@ -141,3 +142,33 @@ def test_an_incremental_source_without_a_store_is_a_configuration_error() -> Non
     hooks.after_catalog_created(Catalog())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"'events' is incremental but runtime\.yml names no"):
         hooks.before_dataset_loaded("events", node=None)  # type: ignore[arg-type]
+
+
+def test_a_cursor_is_configured_plainly_or_named_with_its_mistake() -> None:
+    assert Cursor.parse(None, "t") is None
+    assert Cursor.parse({"cursor": "id", "lag": "5"}, "t") == Cursor("id", None, "5")
+    for settings, message in [
+        ({"column": "id"}, "incremental needs a cursor column"),
+        ({"cursor": "id", "since": 3}, "incremental has no option ['since']"),
+        ({"cursor": "id", "lag": "ten minutes"}, "incremental.lag 'ten minutes' is not a lag"),
+        ({"cursor": "id; drop"}, "Invalid cursor column"),
+    ]:
+        with pytest.raises(DatasetConfigError, match=re.escape(message)):
+            Cursor.parse(settings, "orders")
+
+
+def test_a_cursor_reads_past_the_mark_up_to_the_maximum(spark: SparkSession) -> None:
+    rows = spark.createDataFrame([(i, f"r{i}") for i in range(10)], "id long, name string")
+    first, position, said = Cursor("id", initial="3").bounded(rows, None, "t")
+    assert sorted(r.id for r in first.collect()) == [3, 4, 5, 6, 7, 8, 9]
+    assert position == {"column": "id", "value": "9"} and said == "id >= 3, <= 9"
+    lagging, _, _ = Cursor("id", lag="2").bounded(rows, {"value": "6"}, "t")
+    assert sorted(r.id for r in lagging.collect()) == [5, 6, 7, 8, 9]
+    with pytest.raises(DatasetConfigError, match="'name' is string; a cursor is a timestamp"):
+        Cursor("name").bounded(rows, None, "t")
+    with pytest.raises(DatasetConfigError, match="'nope' is not a column of the source"):
+        Cursor("nope").bounded(rows, None, "t")
+    with pytest.raises(DatasetConfigError, match="a numeric cursor's lag is a number"):
+        Cursor("id", lag="2 hours").bounded(rows, {"value": "6"}, "t")
+    empty, kept, said = Cursor("id").bounded(rows.limit(0), {"value": "6"}, "t")
+    assert empty.count() == 0 and kept == {"value": "6"} and said.startswith("nothing")

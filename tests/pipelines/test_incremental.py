@@ -4,11 +4,7 @@ its range again and the sink ends exact."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
-import time
 from typing import Any
 
 import pytest
@@ -18,8 +14,10 @@ from kedro_run import (
     ROOT,
     Env,
     clear_prefix,
+    kill_while_writing,
     produce_events,
     reset_topic,
+    run_end,
     s3_client,
 )
 from pyspark.sql import SparkSession
@@ -31,40 +29,12 @@ from spark_etl.datasets._state import FileStateStore
 pytestmark = pytest.mark.integration
 
 
-def run_end(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
-    events = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
-    (end,) = [e for e in events if e.get("event") == "run_end"]
-    return end
-
-
 def kedro(env: Env, *args: str) -> str:
     """``kedro ARGS --env NAME`` in the example project; its output."""
     done = subprocess.run(
         [KEDRO, *args, "--env", env.name], cwd=ROOT, capture_output=True, text=True, check=True
     )
     return done.stdout
-
-
-def kill_while_writing(env: Env) -> None:
-    """``kedro run`` of batch_kafka_s3, killed with SIGKILL (and its JVM) once it is saving."""
-    killed = subprocess.Popen(
-        [KEDRO, "run", "--pipelines", "batch_kafka_s3", "--env", env.name],
-        cwd=ROOT,
-        env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # its own process group: the JVM dies with it
-    )
-    assert killed.stdout is not None
-    deadline = time.monotonic() + 180
-    for line in killed.stdout:
-        if "Saving data to event_counts" in line or time.monotonic() > deadline:
-            break
-    os.killpg(killed.pid, signal.SIGKILL)
-    killed.wait(timeout=30)
-    assert killed.returncode == -signal.SIGKILL
 
 
 def test_each_run_reads_what_the_last_successful_one_did_not(
@@ -124,7 +94,7 @@ def test_each_run_reads_what_the_last_successful_one_did_not(
 
         # SIGKILL once the range is fixed and the write has begun: nothing is committed
         produce_events(spark, bootstrap, list(user_events(100, users=20, seed=43)), topic=name)
-        kill_while_writing(conf_env)
+        kill_while_writing(conf_env, "batch_kafka_s3", "event_counts")
         assert store.read("batch_kafka_s3", "event_stream").position == {name: {"0": 500}}
 
         after = run_end(conf_env.run("batch_kafka_s3"))

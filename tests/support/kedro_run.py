@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -63,6 +64,35 @@ class Env:
             timeout=300,
             check=False,
         )
+
+
+def run_end(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The ``run_end`` event of a ``kedro run`` that must have succeeded."""
+    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+    events = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    (end,) = [e for e in events if e.get("event") == "run_end"]
+    return end
+
+
+def kill_while_writing(env: Env, pipeline: str, sink: str) -> None:
+    """``kedro run`` of ``pipeline``, killed with SIGKILL (its JVM too) once it saves ``sink``."""
+    killed = subprocess.Popen(
+        [KEDRO, "run", "--pipelines", pipeline, "--env", env.name],
+        cwd=ROOT,
+        env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # its own process group: the JVM dies with it
+    )
+    assert killed.stdout is not None
+    deadline = time.monotonic() + 180
+    for line in killed.stdout:
+        if f"Saving data to {sink}" in line or time.monotonic() > deadline:
+            break
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=30)
+    assert killed.returncode == -signal.SIGKILL
 
 
 def run_pipeline(name: str, log: io.StringIO | None = None) -> None:

@@ -281,10 +281,14 @@ class LoadMetrics:
     written).
     """
 
-    observation: Observation
+    observation: Observation | None = None
+    #: counts known without a job (an incremental range that is empty)
+    known: dict[str, int] | None = None
 
     def counts(self) -> dict[str, int] | None:
         """The counters (``records``, and strategy-specific ones), if a job read the data."""
+        if self.observation is None:
+            return self.known
         metrics = observed(self.observation)
         return None if metrics is None else {k: int(v or 0) for k, v in metrics.items()}
 
