@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from spark_etl.datasets import StateEntry, StateSlot, state_store
 from spark_etl.datasets._jdbc_cursor import Cursor
 from spark_etl.datasets._kafka_offsets import EARLIEST, incremental_range, range_options
+from spark_etl.datasets._s3_files import FileWindow
 from spark_etl.datasets._state import FileStateStore, JDBCStateStore
 from spark_etl.datasets.exceptions import DatasetConfigError
 from spark_etl.exceptions import ConfigError
@@ -172,3 +173,21 @@ def test_a_cursor_reads_past_the_mark_up_to_the_maximum(spark: SparkSession) -> 
         Cursor("id", lag="2 hours").bounded(rows, {"value": "6"}, "t")
     empty, kept, said = Cursor("id").bounded(rows.limit(0), {"value": "6"}, "t")
     assert empty.count() == 0 and kept == {"value": "6"} and said.startswith("nothing")
+
+
+def test_new_files_are_those_past_the_mark_or_unseen_within_the_lag() -> None:
+    window = FileWindow.parse({"lag": "10 seconds"}, "s3a://b/p/")
+    assert window == FileWindow(10_000)
+    first, position = window.new_files([("a.csv", 100_000), ("b.csv", 105_000)], None)
+    assert first == ["a.csv", "b.csv"]
+    assert position == {"mtime": 105_000, "seen": ["a.csv", "b.csv"]}
+    # a late upload with an older time, within the lag, is read; the ones seen are not
+    listed = [("a.csv", 100_000), ("b.csv", 105_000), ("late.csv", 101_000), ("c.csv", 120_000)]
+    again, position = window.new_files(listed, position)
+    assert again == ["c.csv", "late.csv"]
+    assert position == {"mtime": 120_000, "seen": ["c.csv"]}  # the window moved on
+    assert window.new_files(listed, position) == ([], position)
+    assert FileWindow.parse(True, "p") == FileWindow(15 * 60 * 1000)
+    assert FileWindow.parse(None, "p") is None
+    with pytest.raises(DatasetConfigError, match=r"incremental\.lag 'soon' is not a duration"):
+        FileWindow.parse({"lag": "soon"}, "p")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame
@@ -17,14 +18,18 @@ from spark_etl._jvm import (
 )
 from spark_etl._sql_metrics import PlanNode
 from spark_etl.contracts import conform
+from spark_etl.datasets._s3_files import FileWindow
 from spark_etl.datasets._streaming import claim, trigger_args
-from spark_etl.datasets.base import EtlDataset, stringify_options
+from spark_etl.datasets.base import EtlDataset, LoadMetrics, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
     DatasetConfigError,
     SourceMissingError,
     SourceUnavailableError,
 )
+
+if TYPE_CHECKING:
+    from spark_etl.datasets._state import StateSlot
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +91,7 @@ class S3Dataset(EtlDataset):
         credentials: dict[str, Any] | None = None,
         s3a_options: dict[str, Any] | None = None,
         committer: str = "file",
+        incremental: bool | dict[str, Any] = False,
         metadata: dict[str, Any] | None = None,
         streaming: dict[str, Any] | None = None,
     ) -> None:
@@ -97,6 +103,9 @@ class S3Dataset(EtlDataset):
             file_format: ``avro`` (default, snappy), ``parquet``, ``csv`` or ``json``.
             write_mode: ``overwrite`` (default) or ``append``.
             partition_by: columns to partition the output folders by.
+            incremental: a load reads only the files not processed by an earlier successful run
+                (``true``, or ``{lag: 15 minutes}``; see ``spark_etl.datasets._s3_files`` and
+                docs/operations.md).
             load_args: options for ``spark.read`` (``schema`` takes a DDL string).
             save_args: options for ``DataFrame.write`` (``compression``,
                 ``partitionOverwriteMode``).
@@ -132,6 +141,12 @@ class S3Dataset(EtlDataset):
                 f"{', '.join(COMMITTERS)}."
             )
         self._committer = committer
+        self._files = FileWindow.parse(incremental, path)
+        if self._files is not None and any(c in path for c in "*?[{"):
+            raise DatasetConfigError(
+                f"S3Dataset '{path}': incremental reads list the files under one folder; the "
+                "path cannot be a glob."
+            )
         self._credentials = dict(credentials or {})
         self._s3a_options = {k.removeprefix("fs.s3a."): v for k, v in (s3a_options or {}).items()}
         if self._format == "avro":
@@ -160,7 +175,35 @@ class S3Dataset(EtlDataset):
         if schema is not None:
             reader = reader.schema(schema)
         with self._translated_errors("read"):
+            if self._files is not None and self._state is not None:
+                return self._new_files(reader, self._files, self._state)
             return reader.load(self._path)
+
+    @property
+    def incremental(self) -> bool:
+        """Whether a load reads only the files earlier successful runs did not."""
+        return self._files is not None
+
+    def _new_files(self, reader: Any, window: FileWindow, state: StateSlot) -> DataFrame:
+        """The files not processed yet (their new mark held in ``state``)."""
+        listed = [(name, modified) for _, name, modified in self._data_file_statuses()]
+        fs, root = self._filesystem()
+        if not listed and not fs.exists(root):
+            return reader.load(self._path)  # a missing folder is named as for any read
+        new, position = window.new_files(listed, state.committed())
+        state.hold(position)
+        logger.info(
+            "S3Dataset %s: reading %d new file(s) of %d",
+            self._path,
+            len(new),
+            len(listed),
+            extra={"event": "incremental_range", "files": len(new), "listed": len(listed)},
+        )
+        if not new:
+            self.last_load = LoadMetrics(known={"records": 0})
+            return reader.load(self._path).limit(0)
+        root = self._path.rstrip("/")
+        return reader.option("basePath", root).load([f"{root}/{name}" for name in new])
 
     def save(self, data: DataFrame) -> None:
         """Batch: write with the write mode. Streaming: Spark's file sink, exactly once."""
@@ -202,9 +245,10 @@ class S3Dataset(EtlDataset):
         return self._path
 
     def scanned_in(self, scan: PlanNode) -> bool:
-        """A file scan whose location is this dataset's path."""
-        root = self._path.rstrip("/")
-        return any(f"{root}{end}" in scan.desc for end in ("]", ",", "/]"))
+        """A file scan whose location is this dataset's path, or files under it (an
+        incremental read lists them)."""
+        root = re.escape(self._path.rstrip("/"))
+        return re.search(rf"[\[ ]{root}(/[^,\]]*)?[,\]]", scan.desc) is not None
 
     def _save_batch(self, data: DataFrame) -> None:
         self._configure_bucket()
@@ -251,18 +295,24 @@ class S3Dataset(EtlDataset):
             logger.warning("S3Dataset %s: could not remove the empty folder", self._path)
 
     def _data_files(self) -> list[Any]:
-        """The data files under the path now (Hadoop paths), skipping hidden ones as Spark does
-        (``_SUCCESS``, ``_temporary``, ``.crc``; ``_col=value`` folders are data)."""
+        """The data files under the path now (Hadoop paths)."""
+        return [path for path, _, _ in self._data_file_statuses()]
+
+    def _data_file_statuses(self) -> list[tuple[Any, str, int]]:
+        """The data files under the path now: Hadoop path, path relative to the folder, and
+        modification time (epoch ms), skipping hidden ones as Spark does (``_SUCCESS``,
+        ``_temporary``, ``.crc``; ``_col=value`` folders are data)."""
         fs, root = self._filesystem()
         if not fs.exists(root):
             return []
         prefix = len(str(fs.makeQualified(root)).rstrip("/")) + 1
         found, files = [], fs.listFiles(root, True)
         while files.hasNext():
-            path = files.next().getPath()
-            parts = str(path)[prefix:].split("/")
-            if not any(_hidden(part) for part in parts):
-                found.append(path)
+            status = files.next()
+            path = status.getPath()
+            relative = str(path)[prefix:]
+            if not any(_hidden(part) for part in relative.split("/")):
+                found.append((path, relative, int(status.getModificationTime())))
         return found
 
     def _remove(self, files: list[Any]) -> None:
