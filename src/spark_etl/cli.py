@@ -33,6 +33,8 @@ from spark_etl.exceptions import EtlError
 from spark_etl.runtime import jars, logs
 from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 from spark_etl.runtime.failure import TRACEBACK_ENV, Failure, explain
+from spark_etl.runtime.notify import NotificationHandler
+from spark_etl.runtime.notify_hooks import SOURCE_LOGGER
 from spark_etl.runtime.preflight import Problem, check_run
 from spark_etl.runtime.state_cli import state
 from spark_etl.runtime.state_hooks import FULL_REFRESH_ENV
@@ -74,7 +76,7 @@ def _reporting_failures(command: click.Command) -> click.Command:
                 return original(*args, **kwargs)
             except Exception as exc:  # every failure of the run ends in the report below
                 failure = explain(exc, _catalog_files(kwargs.get("env")))
-                _log_failure(exc, failure, log_file)
+                _log_failure(exc, failure, log_file, _run_names(kwargs))
                 if verbose or os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
                     click.echo(traceback.format_exc(), err=True)
                 click.echo(failure.block(log_file if log_file.is_file() else None), err=True)
@@ -115,13 +117,20 @@ def _catalog_files(env: str | None) -> list[Path]:
     return [p for e in envs for p in sorted((conf / e).glob("**/catalog*.y*ml"))]
 
 
-def _log_failure(exc: Exception, failure: Failure, log_file: Path) -> None:
-    """The failure and its full traceback, in the run's log file only."""
-    if not log_file.parent.is_dir():
-        return
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logs.json_formatter())
-    handler.addFilter(logs.RedactionFilter())
+def _run_names(kwargs: dict[str, Any]) -> dict[str, str | None]:
+    """The pipeline(s) and env a ``kedro run`` was asked for (for a failure before the run)."""
+    names = kwargs.get("pipelines") or kwargs.get("pipeline") or "__default__"
+    if not isinstance(names, str):
+        names = ",".join(str(n) for n in names)
+    return {"pipeline": names, "env": kwargs.get("env")}
+
+
+def _log_failure(
+    exc: Exception, failure: Failure, log_file: Path, run: dict[str, str | None] | None = None
+) -> None:
+    """The failure and its full traceback, in the run's log file only; and to the project's
+    notification channels, if the run's end did not tell them already (a failure before the
+    run started: the catalog, the conf)."""
     record = logging.LogRecord(
         "spark_etl.failure", logging.ERROR, __file__, 0, "%s", (failure.message,), None
     )
@@ -130,8 +139,19 @@ def _log_failure(exc: Exception, failure: Failure, log_file: Path) -> None:
         "event": "run_failed",
         "error_kind": failure.kind,
         "exit_code": int(failure.code),
+        "log_file": str(log_file),
+        **{k: v for k, v in (run or {}).items() if v},
     }.items():
         setattr(record, key, value)
+    for notifying in logging.getLogger(SOURCE_LOGGER).handlers:
+        if isinstance(notifying, NotificationHandler):
+            notifying.handle(record)
+            notifying.notifier.flush()  # sent before the command exits
+    if not log_file.parent.is_dir():
+        return
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logs.json_formatter())
+    handler.addFilter(logs.RedactionFilter())
     try:
         handler.handle(record)
     finally:

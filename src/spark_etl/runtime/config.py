@@ -31,6 +31,7 @@ CONFIG_PATTERNS: dict[str, list[str]] = {
     "spark": ["spark*", "spark*/**"],
     "runtime": ["runtime*", "runtime*/**"],
     "services": ["services*", "services*/**"],
+    "notifications": ["notifications*", "notifications*/**"],
 }
 
 

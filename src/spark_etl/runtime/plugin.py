@@ -23,11 +23,14 @@ from spark_etl.declared import retry_overrides
 from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 from spark_etl.runtime.hooks import SparkHooks
+from spark_etl.runtime.notify_hooks import NotificationHooks
 from spark_etl.runtime.preflight_hooks import PreflightHooks
 from spark_etl.runtime.run_hooks import RunHooks
 from spark_etl.runtime.state_hooks import IncrementalStateHooks
 
-HookName = Literal["spark", "run_log", "contracts", "declared_pipelines", "preflight", "state"]
+HookName = Literal[
+    "spark", "run_log", "contracts", "declared_pipelines", "preflight", "state", "notifications"
+]
 HOOK_NAMES: tuple[HookName, ...] = (
     "spark",
     "run_log",
@@ -35,6 +38,7 @@ HOOK_NAMES: tuple[HookName, ...] = (
     "declared_pipelines",
     "preflight",
     "state",
+    "notifications",
 )
 
 
@@ -45,7 +49,8 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
     dead-letter settings from ``runtime.yml``), ``contracts`` (``schemas/`` and the checks of
     every dataset that names one), ``declared_pipelines`` (declared pipelines name real datasets),
     ``preflight`` (every node of the run checked on empty data before the first write),
-    ``state`` (incremental sources resume where the last successful run stopped).
+    ``state`` (incremental sources resume where the last successful run stopped),
+    ``notifications`` (the run's events to email, Teams, Telegram... from notifications.yml).
 
     Raises:
         ValueError: for a name that is not one of those.
@@ -63,6 +68,7 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
         "declared_pipelines": DeclaredPipelineHooks,
         "preflight": PreflightHooks,
         "state": IncrementalStateHooks,
+        "notifications": NotificationHooks,
     }
     return tuple(made[name]() for name in HOOK_NAMES if name not in skipped)
 
@@ -75,4 +81,5 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
     declared_pipeline_hooks,
     preflight_hooks,
     state_hooks,
+    notification_hooks,
 ) = project_hooks()

@@ -35,7 +35,7 @@ from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import logs, progress, retry, streaming
 from spark_etl.runtime.classify import classify
 from spark_etl.runtime.context import RunContext
-from spark_etl.runtime.failure import headline
+from spark_etl.runtime.failure import explain, headline
 from spark_etl.runtime.run_counts import Reconciliation, RunCounts
 
 if TYPE_CHECKING:
@@ -198,7 +198,12 @@ class RunHooks:
             "Node %s failed: %s",
             node.name,
             said,
-            extra={"event": "node_failed", "error_kind": classify(error), "error": said},
+            extra={
+                "event": "node_failed",
+                "error_kind": classify(error),
+                "error": said,
+                "failed_node": node.name,
+            },
         )
 
     @hook_impl
@@ -282,9 +287,17 @@ class RunHooks:
             "dead_letters": dict(self._dead),
             "rejected": deadletter.rejected(),
             "reconciliation": [r.as_dict() for r in reconciled],
+            "log_file": str(self.run_context.log_file) if self.run_context.log_file else None,
         }
         if error is not None:
-            extra.update(error_kind=classify(error), error=headline(error))
+            extra.update(
+                error_kind=classify(error),
+                error=headline(error),
+                # the whole explanation (a few lines), and the node that was running: for the
+                # failure's notifications
+                failure=explain(error).message,
+                failed_node=self.run_context.node,
+            )
         level = logging.ERROR if status == "failed" else logging.INFO
         table = summary_table(reads, self._counts.writes, deadletter.rejected(), reconciled)
         logger.log(level, "Run ended: %s in %.1f s%s", status, duration, table, extra=extra)
