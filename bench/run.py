@@ -607,8 +607,9 @@ def run(
         "batch_simple": lambda: bench_batch_simple(
             spark, size["events"], str(tmp), None, "batch_simple"
         ),
+        # under the lake bucket `make services` creates (the tests' own bucket may not exist)
         "batch_simple_s3": lambda: bench_batch_simple(
-            spark, size["s3_events"], "s3a://spark-etl-test/bench", s3, "batch_simple_s3"
+            spark, size["s3_events"], "s3a://spark-etl-example-lake/bench", s3, "batch_simple_s3"
         ),
         "batch_complex": lambda: [
             bench_batch_complex(spark, size["events"], size["users"], env, str(tmp))
