@@ -35,6 +35,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from spark_etl._jvm import micro_batch_observed
+from spark_etl._validation import problems
 from spark_etl.datasets.exceptions import DatasetConfigError
 
 logger = logging.getLogger(__name__)
@@ -80,10 +81,8 @@ def parse_settings(raw: dict[str, Any] | None, owner: str) -> StreamingSettings 
     try:
         return StreamingSettings(**raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"streaming.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise DatasetConfigError(f"{owner}: invalid streaming settings: {problems}.") from exc
+        said = problems(exc, "streaming")
+        raise DatasetConfigError(f"{owner}: invalid streaming settings: {said}.") from exc
 
 
 @dataclass(frozen=True)

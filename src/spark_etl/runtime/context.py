@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from spark_etl.runtime.retry import RetryPolicy, RetrySettings
 
@@ -45,6 +46,12 @@ class RunContext:
     def retry_policy(self) -> RetryPolicy:
         """The retry policy of the pipeline that runs."""
         return self.retry.for_pipeline(self.pipeline)
+
+
+def run_name(run_params: dict[str, Any]) -> str:
+    """The pipelines a run was asked for, as one name (``a,b``; ``__default__`` for none)."""
+    names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
+    return ",".join(names)
 
 
 def find_run_context(plugins: Iterable[object]) -> RunContext | None:

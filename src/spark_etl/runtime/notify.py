@@ -37,6 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
+from spark_etl._validation import problems
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import logs
 
@@ -147,10 +148,7 @@ def parse_settings(raw: dict[str, Any]) -> NotificationSettings:
     try:
         return NotificationSettings(**raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"notifications.yml: {problems}.") from None
+        raise ConfigError(f"notifications.yml: {problems(exc)}.") from None
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
+from spark_etl.runtime.context import run_name
 from spark_etl.runtime.notify import NotificationHandler, Notifier, parse_settings
 
 if TYPE_CHECKING:
@@ -43,10 +44,9 @@ class NotificationHooks:
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """The run's names for the templates."""
         if self._handler is not None:
-            names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
             self._handler.new_run()
             self._handler.run = {
-                "pipeline": ",".join(names),
+                "pipeline": run_name(run_params),
                 "run_id": str(run_params.get("run_id")),
                 "env": run_params.get("env"),
             }

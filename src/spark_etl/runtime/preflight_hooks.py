@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from spark_etl.exceptions import ConfigError
+from spark_etl.runtime.context import run_name
 from spark_etl.runtime.preflight import PipelineCheckError, check_run
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ class PreflightHooks:
             return
         started = time.perf_counter()
         report = check_run(pipeline, catalog)
-        names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
         duration = time.perf_counter() - started
         problems = report.problems
         logger.info(
@@ -67,4 +67,4 @@ class PreflightHooks:
             },
         )
         if problems:
-            raise PipelineCheckError(",".join(names), problems)
+            raise PipelineCheckError(run_name(run_params), problems)

@@ -34,7 +34,7 @@ from spark_etl.contracts import deadletter
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import logs, progress, retry, streaming
 from spark_etl.runtime.classify import classify
-from spark_etl.runtime.context import RunContext
+from spark_etl.runtime.context import RunContext, run_name
 from spark_etl.runtime.failure import explain, headline
 from spark_etl.runtime.run_counts import Reconciliation, RunCounts
 
@@ -119,8 +119,7 @@ class RunHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
         """Start the run's context, install its dead-letter sink, log ``run_start``."""
-        names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
-        name = ",".join(names)
+        name = run_name(run_params)
         self.run_context.start(name, str(run_params.get("run_id")))
         spark = current_session()
         if spark is not None:

@@ -28,6 +28,7 @@ from kedro.framework.project import pipelines
 
 from spark_etl.datasets import StateSlot, StateStore, state_store
 from spark_etl.exceptions import ConfigError
+from spark_etl.runtime.context import run_name
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -91,8 +92,7 @@ class IncrementalStateHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
         """A new run: no slot yet."""
-        names = [n for n in run_params.get("pipeline_names") or [] if n] or ["__default__"]
-        self._run_name = ",".join(names)
+        self._run_name = run_name(run_params)
         self._run_id = str(run_params.get("run_id"))
         self._pipeline = pipeline
         self._slots.clear()

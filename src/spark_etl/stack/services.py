@@ -29,6 +29,7 @@ from typing import Literal
 from kedro.config import MissingConfigException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from spark_etl._validation import problems
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime.config import EtlConfigLoader
 from spark_etl.runtime.env import local_dir, services_env
@@ -99,11 +100,8 @@ def load_config(project: Path, env: str | None = None) -> StackConfig:
     try:
         return StackConfig(**raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
         raise ConfigError(
-            f"Invalid local stack in {project}/conf/*/services*.yml: {problems}. Servers: "
+            f"Invalid local stack in {project}/conf/*/services*.yml: {problems(exc)}. Servers: "
             f"{', '.join(SERVERS)}."
         ) from exc
 
