@@ -100,10 +100,12 @@ def test_the_reporter_reads_the_stages_spark_runs(spark: SparkSession) -> None:
 
     reporter = Recording(ProgressLine(io.StringIO()), node=lambda: None)
     reporter.start()
-    try:  # a job long enough for a few ticks
-        spark.range(0, 300_000_000, 1, 16).selectExpr("sum(hash(id))").collect()
+    try:  # tasks that sleep: the job lasts several ticks however fast the machine is
+        spark.range(0, 4, 1, 4).selectExpr(
+            "reflect('java.lang.Thread', 'sleep', cast(1500 as bigint))"
+        ).collect()
     finally:
         reporter.stop()
     assert seen, "no tick saw the running stage"
     assert {"id", "tasks", "done", "running"} == set(seen[0][0])
-    assert seen[0][0]["tasks"] == 16
+    assert seen[0][0]["tasks"] == 4
