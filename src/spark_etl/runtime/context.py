@@ -1,4 +1,5 @@
-"""What the current run is (pipeline, run id, node) and how it runs (retries, streaming limit).
+"""What the current run is (pipeline, run id, node) and how it runs (retries, timeouts, the
+streaming limit).
 
 :class:`~spark_etl.runtime.run_hooks.RunHooks` owns one :class:`RunContext` and keeps it up to
 date as the run goes; it hands it to the log filter (every structured event carries
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_etl.runtime.retry import RetryPolicy, RetrySettings
+from spark_etl.runtime.timeouts import TimeoutSettings
 
 
 @dataclass
@@ -26,6 +28,8 @@ class RunContext:
     run_id: str | None = None
     node: str | None = None
     retry: RetrySettings = field(default_factory=RetrySettings)
+    #: how long nodes and pipelines may run
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     #: stop streaming queries after this many seconds (``None``: on their own or on a signal)
     max_duration_s: float | None = None
     #: the run's JSON log file, if it could be opened

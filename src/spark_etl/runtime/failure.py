@@ -8,7 +8,8 @@ log file, not to the screen, unless asked for (``--verbose`` or ``SPARK_ETL_TRAC
 
 Exit codes (``docs/errors.md``): 2 configuration (catalog, parameters, declared pipelines, schema
 files, credentials and the vault), 3 data (a contract or quality rule failed, the sink refused the
-rows: nothing was written), 4 a server stayed unreachable after the retries, 1 anything else.
+rows: nothing was written), 4 a server stayed unreachable after the retries, 5 a node or the
+pipeline ran past its timeout, 1 anything else.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from spark_etl.exceptions import (
     causes,
 )
 from spark_etl.runtime.classify import classify
+from spark_etl.runtime.timeouts import RunTimeoutError
 from spark_etl.vault.exceptions import VaultError
 
 TRACEBACK_ENV = "SPARK_ETL_TRACEBACK"
@@ -54,6 +56,7 @@ class ExitCode(IntEnum):
     CONFIG = 2
     DATA = 3
     UNREACHABLE = 4
+    TIMEOUT = 5
 
 
 _TODO = {
@@ -66,6 +69,11 @@ _TODO = {
         "The server stayed unreachable through the retries. Check that it is up (for the local "
         "stack: `kedro services status`) and that the endpoint in conf/ is right, then run again."
     ),
+    ExitCode.TIMEOUT: (
+        "A write the cancelled jobs had started was not committed; outputs of nodes that "
+        "finished stand. Raise the limit in conf/<env>/runtime.yml if the work needs longer, or "
+        "find what took the time in the log file and the Spark UI, then run again."
+    ),
     ExitCode.FAILED: (
         "This is an error spark-etl does not recognise. The full trace is in the log file; "
         "run again with --verbose to see it here."
@@ -75,6 +83,7 @@ _KIND = {
     ExitCode.CONFIG: "configuration",
     ExitCode.DATA: "data",
     ExitCode.UNREACHABLE: "unreachable",
+    ExitCode.TIMEOUT: "timeout",
     ExitCode.FAILED: "unexpected",
 }
 #: Kedro's and OmegaConf's errors about the project's own files (exception class names).
@@ -105,7 +114,7 @@ class Failure:
 
     @property
     def kind(self) -> str:
-        """``configuration``, ``data``, ``unreachable`` or ``unexpected``."""
+        """``configuration``, ``data``, ``unreachable``, ``timeout`` or ``unexpected``."""
         return _KIND[self.code]
 
     def block(self, log_file: Path | None = None) -> str:
@@ -276,6 +285,8 @@ def _code_of(own: BaseException, chain: list[BaseException]) -> ExitCode:
     )
     if isinstance(own, data):
         return ExitCode.DATA
+    if isinstance(own, RunTimeoutError):
+        return ExitCode.TIMEOUT
     if isinstance(own, SourceUnavailableError) or any(
         isinstance(e, EtlError) and e.transient for e in chain
     ):

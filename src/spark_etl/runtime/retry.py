@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenacity import wait_exponential, wait_fixed, wait_random
 from tenacity.wait import wait_base
 
+from spark_etl._validation import problems
 from spark_etl.exceptions import ConfigError
 
 
@@ -66,15 +67,6 @@ class RetrySettings(BaseModel):
         return RetryPolicy(**{**self.default, **override})
 
 
-def _problems(exc: ValidationError, prefix: str) -> str:
-    """``retry.default.retries: ... (the value is 'three')``: key path, problem and value."""
-    return "; ".join(
-        f"{'.'.join([prefix, *(str(p) for p in err['loc'])])}: {err['msg']} "
-        f"(the value is {err['input']!r})"
-        for err in exc.errors()
-    )
-
-
 def parse_retry_settings(raw: dict[str, Any] | None, source: str = "runtime.yml") -> RetrySettings:
     """Validate the ``retry`` section, and every pipeline's policy in it.
 
@@ -84,8 +76,8 @@ def parse_retry_settings(raw: dict[str, Any] | None, source: str = "runtime.yml"
     try:
         settings = RetrySettings(**(raw or {}))
     except ValidationError as exc:
-        problems = _problems(exc, "retry")
-        raise ConfigError(f"Invalid retry settings in {source}: {problems}.") from exc
+        said = problems(exc, "retry", values=True)
+        raise ConfigError(f"Invalid retry settings in {source}: {said}.") from exc
     # The default first: a pipeline's policy is the default with its own keys on top, so once
     # the default is valid, a failure of a pipeline's policy is one of its own keys.
     for where, name in [
@@ -95,6 +87,6 @@ def parse_retry_settings(raw: dict[str, Any] | None, source: str = "runtime.yml"
         try:
             settings.for_pipeline(name)
         except ValidationError as exc:
-            problems = _problems(exc, where)
-            raise ConfigError(f"Invalid retry settings in {source}: {problems}.") from exc
+            said = problems(exc, where, values=True)
+            raise ConfigError(f"Invalid retry settings in {source}: {said}.") from exc
     return settings

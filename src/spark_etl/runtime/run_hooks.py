@@ -1,7 +1,7 @@
 """The run's structured log: start and end, nodes, dataset saves, dead letters, final status.
 
-Also wires the run's parts that need the Kedro context: the retry settings and the dead-letter
-sink of each pipeline, both from ``conf/<env>/runtime.yml``::
+Also wires the run's parts that need the Kedro context: the retry and timeout settings and the
+dead-letter sink of each pipeline, all from ``conf/<env>/runtime.yml``::
 
     dead_letter:
       default: dead_letters            # a catalog dataset with metadata.schema: dead_letter
@@ -30,9 +30,10 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from spark_etl._jvm import current_session
+from spark_etl._validation import problems
 from spark_etl.contracts import deadletter
 from spark_etl.exceptions import ConfigError
-from spark_etl.runtime import logs, progress, retry, streaming
+from spark_etl.runtime import logs, progress, retry, streaming, timeouts
 from spark_etl.runtime.classify import classify
 from spark_etl.runtime.context import RunContext, run_name
 from spark_etl.runtime.failure import explain, headline
@@ -105,11 +106,13 @@ class RunHooks:
                 **(retry_conf.get("pipelines") or {}),
             }
         self.run_context.retry = retry.parse_retry_settings(retry_conf)
+        self.run_context.timeouts = timeouts.parse_timeout_settings(raw.get("timeouts"))
         self.run_context.max_duration_s = streaming.max_duration_s(raw.get("streaming"))
         try:
             self._dead_letter = DeadLetterSettings(**(raw.get("dead_letter") or {}))
         except ValidationError as exc:
-            raise ConfigError(f"Invalid dead_letter settings in runtime.yml: {exc}") from exc
+            said = problems(exc, "dead_letter", values=True)
+            raise ConfigError(f"Invalid dead_letter settings in runtime.yml: {said}.") from exc
 
     @hook_impl
     def after_catalog_created(self, catalog: CatalogProtocol) -> None:

@@ -7,6 +7,10 @@ output was not persisted (a ``MemoryDataset`` is gone with the failed attempt), 
 ``--from-nodes`` suggestion computes it. Persisted outputs of nodes that finished are reused, so a
 retry never redoes an upsert that already landed. Terminal errors end the run at once.
 
+Nodes and the whole run have the time limits of ``runtime.yml``'s ``timeouts``
+(:mod:`spark_etl.runtime.watchdog`): a node past its time has its Spark jobs cancelled and fails
+with a :class:`~spark_etl.runtime.timeouts.RunTimeoutError`, retried or not as configured.
+
 When the nodes of a streaming pipeline have started their queries, the runner waits for them
 (:func:`spark_etl.runtime.streaming.await_queries`); a failed query is retried the same way, and
 restarts from its checkpoint.
@@ -32,6 +36,7 @@ from spark_etl.runtime.context import RunContext, find_run_context
 from spark_etl.runtime.failure import headline
 from spark_etl.runtime.retry import RetryPolicy
 from spark_etl.runtime.streaming import await_queries, max_duration_s
+from spark_etl.runtime.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -116,6 +121,9 @@ class RetryingRunner(SequentialRunner):
         limit = run.max_duration_s if run else max_duration_s(None)
         tracker = _DoneNodes()
         manager.register(tracker)
+        watchdog = Watchdog((run or RunContext()).timeouts, run.pipeline if run else None)
+        manager.register(watchdog)
+        watchdog.start(pipeline)
         todo = [pipeline]
         try:
             for attempt in Retrying(
@@ -129,22 +137,31 @@ class RetryingRunner(SequentialRunner):
                 with attempt:
                     try:
                         super()._run(todo[0], catalog, hook_manager, run_id)
-                        self._await_streams(limit)
+                        self._await_streams(limit, watchdog)
                     except Exception as exc:
                         todo[0] = self._remaining(pipeline, tracker.done, catalog)
+                        timed_out = watchdog.failed(exc)
+                        if timed_out is not exc:
+                            self._report(timed_out, attempt.retry_state.attempt_number, policy)
+                            raise timed_out from exc
                         failure = _check_failure(exc)
                         self._report(failure or exc, attempt.retry_state.attempt_number, policy)
                         if failure is not None:
                             raise failure from failure.__cause__
                         raise
         finally:
+            watchdog.stop()
+            manager.unregister(watchdog)
             manager.unregister(tracker)
 
     @staticmethod
-    def _await_streams(limit_s: float | None) -> None:
-        """Streaming sinks started queries: wait for them (a failure is retried like any)."""
+    def _await_streams(limit_s: float | None, watchdog: Watchdog) -> None:
+        """Streaming sinks started queries: wait for them (a failure is retried like any). The
+        pipeline's timeout stops counting: queries run under the streaming time limit."""
         spark = current_session()
         if spark is not None:
+            if spark.streams.active:
+                watchdog.streaming()
             await_queries(spark, limit_s)
 
     @staticmethod
