@@ -17,6 +17,7 @@ import pytest
 from kedro_run import (
     KEDRO,
     ROOT,
+    Env,
     clear_prefix,
     json_events,
     local_stack,
@@ -26,7 +27,7 @@ from kedro_run import (
     s3_client,
 )
 from pyspark.sql import SparkSession
-from spark_etl_example.sample_data import UserEvent, user_events
+from spark_etl_example.sample_data import UserEvent, connect_postgres, user_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.streaming]
 FIVE_MIN = timedelta(minutes=5)
@@ -291,6 +292,61 @@ def test_broker_restart_is_survived_and_sigterm_stops_cleanly(
     assert pg_windows(pg) == expected_windows(events)
     kinds = [e["event"] for e in json_events(log.read_text())]
     assert "streaming_stop" in kinds and kinds[-1] == "run_end"
+
+
+@pytest.mark.slow
+def test_a_stream_pauses_while_postgres_is_down_and_resumes_exactly(
+    stream_env: Path, spark: SparkSession, services: dict[str, str], conf_env: Env
+) -> None:
+    """PostgreSQL stops while the query runs: the micro-batch's write opens the circuit and
+    the query waits (it does not fail, and is not restarted), probing; PostgreSQL starts again,
+    a probe succeeds, and every window lands exactly once."""
+    events = sorted_events(20_000, seed=36)
+    produce(spark, services, events)
+    conf_env.write(
+        "runtime.yml",
+        {"circuit_breaker": {"failures": 1, "cooldown": "3s", "stream_retry": "1s"}},
+    )
+    env = {
+        **os.environ,
+        "SPARK_ETL_STREAM_TRIGGER": "1 second",
+        "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": "2000",
+        "SPARK_ETL_LOG_FORMAT": "json",
+    }
+    commits = stream_env / "streaming_kafka_pg" / "sink" / "commits"
+    log = stream_env.parent / "driver.log"
+
+    def circuit() -> list[str]:
+        return [e["state"] for e in json_events(log.read_text()) if e["event"] == "circuit_breaker"]
+
+    with log.open("w") as out:
+        driver = subprocess.Popen(
+            [KEDRO, "run", "--pipelines", "streaming_kafka_pg", "--env", conf_env.name],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: commits.is_dir() and len(list(commits.glob("[0-9]*"))) >= 2, driver)
+        local_stack("down", "postgres")
+        try:  # opened, and a probe failed: the query waits on a stopped server
+            wait_for(lambda: circuit()[:3] == ["open", "half_open", "open"], driver, 120)
+        finally:
+            local_stack("up", "postgres")
+        with connect_postgres(services) as pg:
+            wait_for(lambda: sum(pg_windows(pg).values()) == 2 * len(events), driver, 300)
+            driver.send_signal(signal.SIGTERM)
+            assert driver.wait(timeout=120) == 0
+            assert pg_windows(pg) == expected_windows(events)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    said = json_events(log.read_text())
+    assert circuit()[-1] == "closed"
+    assert not [e for e in said if e["event"] in ("retry", "attempt_failed")]  # never restarted
+    assert [e["status"] for e in said if e["event"] == "run_end"] == ["success"]
 
 
 def wait_for(ready: Any, driver: subprocess.Popen[bytes], seconds: float = 180) -> None:

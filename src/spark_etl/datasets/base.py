@@ -9,6 +9,9 @@ sees what ``load`` returns and what ``save`` is given, and may put guards into t
 (:mod:`spark_etl.contracts.guards`). A strategy whose writes commit atomically says so in
 :meth:`EtlDataset._commits_atomically` and lets a guard abort its own write; any other one runs the
 guards in a pass of their own before it writes anything.
+
+Writes go through a breaker attached with :meth:`EtlDataset.attach_breaker` (the runtime's
+circuit breaker), keyed by :meth:`EtlDataset.system`: the server the writes reach.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, get_args
 
 from kedro.io import AbstractDataset
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -42,6 +45,19 @@ Stage = Literal["load", "save"]
 #: A check of the data a dataset loads or saves: returns the data, possibly guarded.
 Check = Callable[[DataFrame, Stage], DataFrame]
 WRITE_MODES: tuple[str, ...] = get_args(WriteMode)
+_T = TypeVar("_T")
+
+
+class WriteBreaker(Protocol):
+    """What guards a dataset's writes to its system (the runtime's circuit breaker)."""
+
+    def guard(
+        self, system: str, target: str, write: Callable[[], _T], *, streaming: bool = False
+    ) -> _T:
+        """Run ``write``, a write to ``target`` on ``system``, or refuse it (``streaming``: a
+        micro-batch, which may wait instead)."""
+        ...
+
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -90,6 +106,7 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         self.query: StreamingQuery | None = None
         self._check: Check | None = None
         self._state: StateSlot | None = None
+        self._breaker: WriteBreaker | None = None
 
     @property
     def write_mode(self) -> str:
@@ -138,6 +155,21 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         """Give an incremental source its run's state slot (``None``: read as configured)."""
         self._state = slot
 
+    def attach_breaker(self, breaker: WriteBreaker | None) -> None:
+        """Send this dataset's writes through ``breaker`` (``None``: straight to the server)."""
+        self._breaker = breaker
+
+    def system(self) -> str | None:
+        """The server this dataset's writes reach, without credentials (``postgresql://db:5432``,
+        the brokers, the S3 endpoint): the key of its circuit. ``None``: no breaker applies."""
+        return None
+
+    def _guarded(self, write: Callable[[], _T], *, streaming: bool = False) -> _T:
+        system = self.system()
+        if self._breaker is None or system is None:
+            return write()
+        return self._breaker.guard(system, self.target_label(), write, streaming=streaming)
+
     def attach_check(self, check: Check | None) -> None:
         """Let ``check`` see, and guard, what this dataset loads and saves (``None``: no check)."""
         self._check = check
@@ -163,18 +195,22 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         data = self._checked(data, "save")
         if data.isStreaming:
             self.query = start_query(
-                data, self._streaming, self._save_micro_batch, type(self).__name__
+                data, self._streaming, self._guarded_micro_batch, type(self).__name__
             )
             return
         started = time.perf_counter()
         spark = self._spark()
-        with (
-            described_jobs(spark, f"spark-etl save {self.target_label()}") as description,
-            self._explained_guards(),
-        ):
-            if not self._commits_atomically() and is_guarded(data):
-                run_guards(data)
-            records = self._save_counted(data)
+
+        def write() -> tuple[str, int | None]:
+            with (
+                described_jobs(spark, f"spark-etl save {self.target_label()}") as description,
+                self._explained_guards(),
+            ):
+                if not self._commits_atomically() and is_guarded(data):
+                    run_guards(data)
+                return description, self._save_counted(data)
+
+        description, records = self._guarded(write)
         job = write_job(spark, description)
         if records is None and job is not None:
             records = job.file_rows_written()
@@ -226,6 +262,9 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
             if explained is None:
                 raise
             raise explained from exc
+
+    def _guarded_micro_batch(self, batch: DataFrame, batch_id: int) -> None:
+        self._guarded(lambda: self._save_micro_batch(batch, batch_id), streaming=True)
 
     def _save_micro_batch(self, batch: DataFrame, batch_id: int) -> None:
         """One micro-batch of a streaming save, written like a batch save."""

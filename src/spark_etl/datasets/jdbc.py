@@ -566,6 +566,10 @@ class JDBCDataset(EtlDataset):
             )
         return self._table
 
+    def system(self) -> str:
+        """``postgresql://host:port`` of the URL: the server, without database or options."""
+        return f"{self._dialect.name}://{_host_of(self._url)}"
+
     def target_label(self) -> str:
         """The table (``schema.name``), or ``<query>``."""
         return self._table_label()
@@ -627,5 +631,6 @@ def _staging_name(table: str) -> str:
 
 
 def _host_of(url: str) -> str:
+    """``host:port`` of a JDBC URL (a ``user:password@`` in it left out)."""
     rest = url.split("//", 1)[-1]
-    return rest.split("/", 1)[0].split("?", 1)[0]
+    return rest.split("/", 1)[0].split("?", 1)[0].split(";", 1)[0].rsplit("@", 1)[-1]

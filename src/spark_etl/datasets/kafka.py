@@ -492,6 +492,11 @@ class KafkaDataset(EtlDataset):
             return True
         return set(self._topics) <= self._list_topics()
 
+    def system(self) -> str:
+        """``kafka://`` and the brokers (sorted): the cluster its writes reach."""
+        brokers = sorted(b.strip() for b in self._bootstrap.split(",") if b.strip())
+        return "kafka://" + ",".join(brokers)
+
     def target_label(self) -> str:
         """The topic(s), or the topic pattern."""
         return self._pattern or ",".join(self._topics)

@@ -240,6 +240,13 @@ class S3Dataset(EtlDataset):
         with self._translated_errors("stream to"):
             self.query = writer.start(self._path)
 
+    def system(self) -> str:
+        """``s3://`` and the endpoint (host and port), or AWS's S3 in its region."""
+        endpoint = self._credentials.get("endpoint")
+        if endpoint:
+            return "s3://" + re.sub(r"^\w+://", "", str(endpoint)).rstrip("/")
+        return f"s3://aws/{self._credentials.get('region') or 'default-region'}"
+
     def target_label(self) -> str:
         """The dataset's path."""
         return self._path

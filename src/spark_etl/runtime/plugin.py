@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Literal
 
 from spark_etl.declared import retry_overrides
+from spark_etl.runtime.breaker_hooks import CircuitBreakerHooks
 from spark_etl.runtime.contract_hooks import ContractHooks
 from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 from spark_etl.runtime.hooks import SparkHooks
@@ -29,7 +30,14 @@ from spark_etl.runtime.run_hooks import RunHooks
 from spark_etl.runtime.state_hooks import IncrementalStateHooks
 
 HookName = Literal[
-    "spark", "run_log", "contracts", "declared_pipelines", "preflight", "state", "notifications"
+    "spark",
+    "run_log",
+    "contracts",
+    "declared_pipelines",
+    "preflight",
+    "state",
+    "notifications",
+    "circuit_breaker",
 ]
 HOOK_NAMES: tuple[HookName, ...] = (
     "spark",
@@ -39,6 +47,7 @@ HOOK_NAMES: tuple[HookName, ...] = (
     "preflight",
     "state",
     "notifications",
+    "circuit_breaker",
 )
 
 
@@ -50,7 +59,8 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
     every dataset that names one), ``declared_pipelines`` (declared pipelines name real datasets),
     ``preflight`` (every node of the run checked on empty data before the first write),
     ``state`` (incremental sources resume where the last successful run stopped),
-    ``notifications`` (the run's events to email, Teams, Telegram... from notifications.yml).
+    ``notifications`` (the run's events to email, Teams, Telegram... from notifications.yml),
+    ``circuit_breaker`` (writes to a system that keeps failing fail fast, streams pause).
 
     Raises:
         ValueError: for a name that is not one of those.
@@ -69,6 +79,7 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
         "preflight": PreflightHooks,
         "state": IncrementalStateHooks,
         "notifications": NotificationHooks,
+        "circuit_breaker": CircuitBreakerHooks,
     }
     return tuple(made[name]() for name in HOOK_NAMES if name not in skipped)
 
@@ -82,4 +93,5 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
     preflight_hooks,
     state_hooks,
     notification_hooks,
+    circuit_breaker_hooks,
 ) = project_hooks()

@@ -45,7 +45,13 @@ _WINDOW = 100
 
 
 class _Stop:
-    requested = threading.Event()
+    requested = threading.Event()  # a signal asked the queries to stop
+    stopping = threading.Event()  # the run stops them (a signal, max_duration_s)
+
+
+def stop_requested() -> bool:
+    """Whether this run's streaming queries are asked to stop (what a paused write waits on)."""
+    return _Stop.requested.is_set() or _Stop.stopping.is_set()
 
 
 def max_duration_s(raw: dict[str, Any] | None) -> float | None:
@@ -116,6 +122,14 @@ def _drain_listener_events(spark: SparkSession, timeout_ms: int = 10_000) -> Non
 
 def stop_gracefully(queries: list[StreamingQuery], timeout_s: float = 120.0) -> None:
     """Let each query finish the micro-batch in flight, then stop it."""
+    _Stop.stopping.set()
+    try:
+        _stop_each(queries, timeout_s)
+    finally:
+        _Stop.stopping.clear()
+
+
+def _stop_each(queries: list[StreamingQuery], timeout_s: float) -> None:
     for query in queries:
         deadline = time.monotonic() + timeout_s
         while (
