@@ -11,6 +11,10 @@ STAMP := $(VENV)/.installed
 EXAMPLE := example
 PIPELINE ?= batch_s3_pg
 export SPARK_ETL_HOME ?= $(HOME)/.cache/spark-etl
+# Airflow 3 in a virtualenv of its own (its dependencies are not the project's): the DAG tests.
+AIRFLOW_VERSION := 3.3.2
+AIRFLOW_PROVIDERS_STANDARD := 1.21.0
+export SPARK_ETL_AIRFLOW_VENV ?= $(SPARK_ETL_HOME)/airflow-$(AIRFLOW_VERSION)
 # Coverage of the framework, over this repository's tests and the example project's own.
 export COVERAGE_FILE := $(CURDIR)/.coverage
 
@@ -47,6 +51,14 @@ demo: jars services ## Run the main job: sample events to S3, then kedro run in 
 run: jars services ## kedro run --pipelines $(PIPELINE) in example/
 	cd $(EXAMPLE) && $(BIN)/kedro run --pipelines $(PIPELINE)
 
+airflow: ## Airflow $(AIRFLOW_VERSION) in its own virtualenv under $SPARK_ETL_HOME (once)
+	@test -f $(SPARK_ETL_AIRFLOW_VENV)/.installed || { \
+	  $(PYTHON) -m venv $(SPARK_ETL_AIRFLOW_VENV) && \
+	  $(SPARK_ETL_AIRFLOW_VENV)/bin/pip install -q --upgrade pip && \
+	  $(SPARK_ETL_AIRFLOW_VENV)/bin/pip install -q "apache-airflow==$(AIRFLOW_VERSION)" \
+	    "apache-airflow-providers-standard==$(AIRFLOW_PROVIDERS_STANDARD)" && \
+	  touch $(SPARK_ETL_AIRFLOW_VENV)/.installed; }
+
 wheel: $(STAMP) ## dist/: the framework's wheel (with its JVM helper and starter)
 	rm -rf dist
 	$(BIN)/pip wheel -q --no-deps -w dist .
@@ -55,7 +67,7 @@ wheel: $(STAMP) ## dist/: the framework's wheel (with its JVM helper and starter
 package: jars ## example/dist/: the example's wheel, conf and schemas archives, entry script, --packages
 	cd $(EXAMPLE) && rm -rf dist && $(BIN)/kedro package && tar -czf dist/schemas-spark_etl_example.tar.gz schemas
 	cp $(EXAMPLE)/scripts/spark_submit_entry.py $(EXAMPLE)/dist/spark_etl_example_entry.py
-	$(BIN)/spark-etl jars packages > $(EXAMPLE)/dist/packages.txt
+	cd $(EXAMPLE) && $(BIN)/spark-etl jars packages > dist/packages.txt  # conf/logging.yml: stdout holds only the list
 	@ls -1 $(EXAMPLE)/dist
 
 bench: jars services ## Benchmarks vs hand-written baselines -> bench/results/ (SCALE=1 is full size)
@@ -69,7 +81,7 @@ lint: $(STAMP) ## ruff, mypy and the import-linter contracts, of the framework a
 	cd $(EXAMPLE) && $(BIN)/ruff check src tests scripts && $(BIN)/ruff format --check src tests scripts
 	cd $(EXAMPLE) && $(BIN)/lint-imports
 
-test: jars services ## Lint, then every test against the real servers, with coverage of src/ >= 85%
+test: jars services airflow ## Lint, then every test against the real servers, with coverage of src/ >= 85%
 	$(MAKE) lint
 	rm -f .coverage
 	$(BIN)/pytest --cov=spark_etl --cov-report= $(PYTEST_ARGS)
@@ -80,4 +92,4 @@ test: jars services ## Lint, then every test against the real servers, with cove
 clean: ## Remove caches and build output (keeps .venv, jars and server data)
 	rm -rf build dist $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
 
-.PHONY: help venv jars services spark services-down demo run wheel package bench lint test clean
+.PHONY: help venv jars services spark services-down demo run airflow wheel package bench lint test clean

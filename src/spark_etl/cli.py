@@ -36,8 +36,11 @@ from spark_etl.runtime.failure import TRACEBACK_ENV, Failure, explain
 from spark_etl.runtime.notify import NotificationHandler
 from spark_etl.runtime.notify_hooks import SOURCE_LOGGER
 from spark_etl.runtime.preflight import Problem, check_run
+from spark_etl.runtime.schedule_cli import airflow, arrived
+from spark_etl.runtime.schedule_cli import notify as notify_command
 from spark_etl.runtime.state_cli import state
 from spark_etl.runtime.state_hooks import FULL_REFRESH_ENV
+from spark_etl.runtime.submit_cli import submit
 from spark_etl.vault.cli import vault
 
 DEFAULT_RUNNER = "spark_etl.runtime.runner.RetryingRunner"
@@ -277,5 +280,18 @@ cli.add_command(run)
 cli.add_command(vault)
 cli.add_command(services)
 cli.add_command(state)
+
+
+@click.group(name="spark-etl", context_settings={"help_option_names": ["-h", "--help"]})
+def spark_etl_commands() -> None:
+    """spark-etl's commands for running unattended: state, cluster submission, schedules."""
+
+
+spark_etl_commands.add_command(state)
+spark_etl_commands.add_command(submit)
+spark_etl_commands.add_command(airflow)
+spark_etl_commands.add_command(arrived)
+spark_etl_commands.add_command(notify_command)
+cli.add_command(spark_etl_commands)
 
 main = cli

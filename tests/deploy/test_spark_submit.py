@@ -14,13 +14,12 @@ import pytest
 from kedro_run import s3_client
 from spark_etl_example.sample_data import expected_user_summary, user_events, user_events_csv
 
-from spark_etl.runtime import jars
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT = REPO / "example"
 DIST = ROOT / "dist"
+KEDRO = str(REPO / ".venv" / "bin" / "kedro")
 
 
 @pytest.fixture(scope="module")
@@ -42,46 +41,22 @@ def completed_apps() -> int:
         return len(json.load(page).get("completedapps", []))
 
 
-def spark_submit(master: str, *args: str, env: dict[str, str] | None = None) -> str:
-    import pyspark
-
-    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    python = str(REPO / ".venv" / "bin" / "python")
-    wheel = next(DIST.glob("spark_etl_example-*.whl"))
-    cmd = [
-        str(submit),
-        "--master",
-        master,
-        "--deploy-mode",
-        "client",
-        "--jars",
-        ",".join(str(p) for p in jars.resolve()),
-        "--py-files",
-        str(wheel),
-        "--conf",
-        "spark.executor.memory=1g",
-        "--conf",
-        "spark.cores.max=2",
-        str(DIST / "spark_etl_example_entry.py"),
-        *args,
-        "--conf-source",
-        str(DIST / "conf-spark_etl_example.tar.gz"),
-    ]
+def spark_submit(pipeline: str, env: dict[str, str] | None = None) -> str:
+    """``kedro spark-etl submit --cluster standalone``: the example's profile of the local
+    master (its connectors from the local Maven cache: offline), the driver here."""
     result = subprocess.run(
-        cmd,
+        [KEDRO, "spark-etl", "submit", "--cluster", "standalone", "--pipeline", pipeline],
         check=False,
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=900,
-        env={
-            **os.environ,
-            "PYSPARK_PYTHON": python,
-            "PYSPARK_DRIVER_PYTHON": python,
-            **(env or {}),
-        },
+        env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1", **(env or {})},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    said = result.stderr.splitlines()
+    assert said[0] == "Submitting " + pipeline + " to standalone (standalone):", said[:2]
+    assert " --master spark://127.0.0.1:" in said[1] and " --deploy-mode client " in said[1]
     return result.stdout + result.stderr
 
 
@@ -103,7 +78,7 @@ def test_batch_s3_pg_on_the_cluster_gives_the_same_rows_as_kedro_run(
     pg.execute("DROP TABLE IF EXISTS user_summary")
 
     before = completed_apps()
-    spark_submit(cluster, "--pipelines", "batch_s3_pg")
+    spark_submit("batch_s3_pg")
 
     assert completed_apps() == before + 1  # the run used the cluster, not a local master
     rows = {
@@ -133,8 +108,6 @@ def test_bounded_streaming_run_on_the_cluster(
     pg.execute("DROP TABLE IF EXISTS event_counts")
 
     spark_submit(
-        cluster,
-        "--pipelines",
         "streaming_kafka_pg",
         env={
             "SPARK_ETL_STREAM_TRIGGER": "available-now",

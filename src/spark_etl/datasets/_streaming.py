@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark_etl._jvm import micro_batch_observed
 from spark_etl._validation import problems
@@ -209,7 +209,21 @@ def start_query(
     )
     if settings.query_name:
         writer = writer.queryName(settings.query_name)
-    query = writer.start()
+    query = _start_untagged(writer, data.sparkSession)
     started.append(query)
     handed_over.set()
     return query
+
+
+def _start_untagged(writer: DataStreamWriter, spark: SparkSession) -> StreamingQuery:
+    """Start the query without the starting thread's job tags: Spark would give them to every
+    job of the query (a node's timeout tag would cancel the stream it started), and pyspark's
+    listener cannot read a started event that carries tags."""
+    context = spark.sparkContext
+    tags = set(context.getJobTags())
+    context.clearJobTags()
+    try:
+        return writer.start()
+    finally:
+        for tag in tags:
+            context.addJobTag(tag)

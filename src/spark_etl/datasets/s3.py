@@ -301,6 +301,14 @@ class S3Dataset(EtlDataset):
         except Exception:
             logger.warning("S3Dataset %s: could not remove the empty folder", self._path)
 
+    def files_modified_since(self, epoch_ms: int) -> list[str]:
+        """The data files under the path modified after ``epoch_ms`` (relative to the folder):
+        what a file-arrival trigger waits for."""
+        self._configure_bucket()
+        with self._translated_errors("list"):
+            listed = self._data_file_statuses()
+        return sorted(relative for _, relative, modified in listed if modified > epoch_ms)
+
     def _data_files(self) -> list[Any]:
         """The data files under the path now (Hadoop paths)."""
         return [path for path, _, _ in self._data_file_statuses()]

@@ -3,8 +3,9 @@
 A project's ``settings.py`` names it (``CONFIG_LOADER_CLASS = EtlConfigLoader``). On top of
 Kedro's loader it:
 
-* reads ``spark*.yml`` (the session's properties), ``runtime*.yml`` (retries, dead letters,
-  streaming) and ``services*.yml`` (the local stack) as config of their own;
+* reads ``spark*.yml`` (the session's properties), ``runtime*.yml`` (retries, timeouts, dead
+  letters, streaming), ``services*.yml`` (the local stack), ``notifications*.yml``,
+  ``clusters*.yml`` (cluster profiles) and ``schedules*.yml`` as config of their own;
 * resolves ``${oc.env:VAR,default}`` in every file and ``${vault:secret.id}`` (the project's
   encrypted vault: ``spark_etl.vault``);
 * loads the local stack's endpoints (``.local/services.env``, written by ``kedro services up``)
@@ -32,6 +33,8 @@ CONFIG_PATTERNS: dict[str, list[str]] = {
     "runtime": ["runtime*", "runtime*/**"],
     "services": ["services*", "services*/**"],
     "notifications": ["notifications*", "notifications*/**"],
+    "clusters": ["clusters*", "clusters*/**"],
+    "schedules": ["schedules*", "schedules*/**"],
 }
 
 

@@ -29,6 +29,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,6 +53,8 @@ EventName = Literal[
     "quality_warned",
     "dead_letters",
     "streaming_lag",
+    "schedule_failed",
+    "sla_missed",
 ]
 
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
@@ -85,6 +88,24 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
     "streaming_lag": {
         "title": "[spark-etl] {{ pipeline }}: the stream is falling behind",
         "body": "{{ message }}\n(run {{ run_id }})",
+    },
+    # sent by an orchestrator (`kedro spark-etl notify`, the generated Airflow DAGs)
+    "schedule_failed": {
+        "title": "[spark-etl] {{ pipeline }} failed in schedule {{ schedule }}",
+        "body": (
+            "Task {{ pipeline }} of {{ dag }} failed on Airflow"
+            "{% if logical_date %} (run of {{ logical_date }}){% endif %}"
+            "{% if exit_code %} with exit code {{ exit_code }}{% endif %}.\n"
+            "{% if error %}{{ error }}\n{% endif %}"
+            "{% if log_url %}The task's log: {{ log_url }}{% endif %}"
+        ),
+    },
+    "sla_missed": {
+        "title": "[spark-etl] schedule {{ schedule }} missed its SLA",
+        "body": (
+            "{{ dag }}{% if logical_date %} (run of {{ logical_date }}){% endif %} had not "
+            "finished {{ sla }} after it started."
+        ),
     },
 }
 
@@ -201,9 +222,22 @@ class Notifier:
             names += [c for c in route.channels if c not in names]
         return names
 
-    def submit(self, event: str, values: dict[str, Any]) -> None:
-        """Queue ``event`` for the channels its routes name (none: nothing happens)."""
+    def submit(self, event: str, values: dict[str, Any], also: Iterable[str] = ()) -> None:
+        """Queue ``event`` for the channels its routes name, and those in ``also`` (none:
+        nothing happens).
+
+        Raises:
+            ConfigError: for a channel of ``also`` that notifications.yml does not define.
+        """
         channels = self.routes_for(event, values)
+        for name in also:
+            if name not in self._targets:
+                known = ", ".join(sorted(self._targets)) or "none"
+                raise ConfigError(
+                    f"notifications.yml defines no channel '{name}' (defined: {known})."
+                )
+            if name not in channels:
+                channels.append(name)
         if not channels:
             return
         with self._lock:

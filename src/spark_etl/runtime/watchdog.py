@@ -11,8 +11,9 @@ its lazy DataFrames run. Past the limit, the watchdog
    reports the timeout;
 2. if the node still runs :data:`INTERRUPT_AFTER_S` seconds later in Python code of its own
    (not waiting on the JVM: interrupting a py4j call would break the thread's connection), raises
-   :class:`NodeInterrupted` in its thread; in the main thread a signal first wakes a blocking
-   system call (``time.sleep``, a socket read).
+   :class:`NodeInterrupted` in its thread: in the main thread from the handler of a signal
+   (SIGUSR2), which also ends a blocking system call (``time.sleep``, a socket read); in any
+   other thread as an asynchronous exception, raised when it next runs Python code.
 
 Tags rather than job groups: a tag adds to the jobs' tags, where a group would replace a group
 the node's own code set. A pipeline's limit counts from the start of the run across attempts;
@@ -58,7 +59,8 @@ INTERRUPT_AFTER_S = 10.0
 TAG_PREFIX = "spark-etl-node-"
 #: How often the jobs of a node past its time are cancelled again, until it ends.
 _RECANCEL_S = 0.5
-_WAKE_SIGNAL = signal.SIGALRM
+#: Wakes the main thread from a blocking system call (SIGALRM is pytest-timeout's and alarm()'s).
+_WAKE_SIGNAL = signal.SIGUSR2
 _counter = itertools.count(1)
 
 
@@ -116,6 +118,7 @@ class Watchdog:
         self._deadline: threading.Timer | None = None
         self._previous_handler: Any = None
         self._wake_installed = False
+        self._interrupting: _Running | None = None
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -182,10 +185,12 @@ class Watchdog:
             expired = self._expired
         if expired is not None and expired.kind == "pipeline":
             raise self._error(Expiry("pipeline", expired.limit, node.name))
+        limit = self._settings.node_limit(self._pipeline, node.name)
+        if limit is None and self._deadline is None:
+            return  # nothing to enforce: the node's jobs keep their own tags
         record = _Running(node, threading.get_ident(), f"{TAG_PREFIX}{next(_counter)}", set())
         record.unsaved = set(node.outputs)
         self._tag_this_thread(record)
-        limit = self._settings.node_limit(self._pipeline, node.name)
         if limit is not None:
             record.timer = threading.Timer(limit.seconds, self._node_expired, (record, limit))
             record.timer.daemon = True
@@ -298,16 +303,24 @@ class Watchdog:
                 return True
             if _in_jvm_call(sys._current_frames().get(record.thread)):
                 return False
+            if record.thread == threading.main_thread().ident and self._wake_installed:
+                # the handler raises: out of a blocking system call too (time.sleep, a read)
+                self._interrupting = record
+                signal.pthread_kill(record.thread, _WAKE_SIGNAL)
+                return True
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(record.thread), ctypes.py_object(NodeInterrupted)
             )
-        if record.thread == threading.main_thread().ident and self._wake_installed:
-            signal.pthread_kill(record.thread, _WAKE_SIGNAL)  # out of a blocking system call
         return True
 
     def _woken(self, signum: int, frame: FrameType | None) -> None:
-        """The main thread's handler of the wake-up signal: the pending interruption is raised
-        as the handler returns (a signal that is not the watchdog's does nothing)."""
+        """The main thread's handler of the wake-up signal: raises the interruption of the node
+        that still runs (a signal that is not the watchdog's does nothing)."""
+        with self._lock:
+            record, self._interrupting = self._interrupting, None
+            still = record is not None and self._running.get(record.node.name) is record
+        if still:
+            raise NodeInterrupted
 
     # -- helpers -------------------------------------------------------------------------------
 
