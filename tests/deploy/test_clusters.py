@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
+from kedro_run import spark_etl_command
 
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime.clusters import Artifacts, ClusterProfile, build, parse_clusters
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "example"
-KEDRO = str(REPO / ".venv" / "bin" / "kedro")
 PACKAGE = "spark_etl_example"
 EXAMPLE_PROFILES = parse_clusters(
     yaml.safe_load(
@@ -262,15 +262,7 @@ def test_a_project_not_packaged_is_told_to_package(tmp_path: Path) -> None:
 
 
 def run_submit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KEDRO, "spark-etl", "submit", *args],
-        cwd=EXAMPLE,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"},
-    )
+    return spark_etl_command("submit", *args)
 
 
 def test_dry_run_prints_the_line_and_an_unknown_profile_is_named() -> None:

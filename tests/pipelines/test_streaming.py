@@ -31,6 +31,12 @@ from spark_etl_example.sample_data import UserEvent, connect_postgres, user_even
 
 pytestmark = [pytest.mark.integration, pytest.mark.streaming]
 FIVE_MIN = timedelta(minutes=5)
+#: A stream of 2,000 records a second, its log as JSON lines: long enough to act on mid-run.
+PACED_STREAM = {
+    "SPARK_ETL_STREAM_TRIGGER": "1 second",
+    "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": "2000",
+    "SPARK_ETL_LOG_FORMAT": "json",
+}
 
 
 @pytest.fixture
@@ -262,23 +268,10 @@ def test_broker_restart_is_survived_and_sigterm_stops_cleanly(
     record, then SIGTERM stops it after its current micro-batch with exit code 0."""
     events = sorted_events(20_000, seed=35)
     produce(spark, services, events)
-    env = {
-        **os.environ,
-        "SPARK_ETL_STREAM_TRIGGER": "1 second",
-        "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": "2000",
-        "SPARK_ETL_LOG_FORMAT": "json",
-    }
+    env = {**os.environ, **PACED_STREAM}
     commits = stream_env / "streaming_kafka_pg" / "sink" / "commits"
     log = stream_env.parent / "driver.log"
-    with log.open("w") as out:
-        driver = subprocess.Popen(
-            [KEDRO, "run", "--pipelines", "streaming_kafka_pg"],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    driver = stream_driver(log, env)
     try:
         wait_for(lambda: commits.is_dir() and len(list(commits.glob("[0-9]*"))) >= 2, driver)
         local_stack("down", "kafka")
@@ -307,27 +300,14 @@ def test_a_stream_pauses_while_postgres_is_down_and_resumes_exactly(
         "runtime.yml",
         {"circuit_breaker": {"failures": 1, "cooldown": "3s", "stream_retry": "1s"}},
     )
-    env = {
-        **os.environ,
-        "SPARK_ETL_STREAM_TRIGGER": "1 second",
-        "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": "2000",
-        "SPARK_ETL_LOG_FORMAT": "json",
-    }
+    env = {**os.environ, **PACED_STREAM}
     commits = stream_env / "streaming_kafka_pg" / "sink" / "commits"
     log = stream_env.parent / "driver.log"
 
     def circuit() -> list[str]:
         return [e["state"] for e in json_events(log.read_text()) if e["event"] == "circuit_breaker"]
 
-    with log.open("w") as out:
-        driver = subprocess.Popen(
-            [KEDRO, "run", "--pipelines", "streaming_kafka_pg", "--env", conf_env.name],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    driver = stream_driver(log, env, "--env", conf_env.name)
     try:
         wait_for(lambda: commits.is_dir() and len(list(commits.glob("[0-9]*"))) >= 2, driver)
         local_stack("down", "postgres")
@@ -347,6 +327,20 @@ def test_a_stream_pauses_while_postgres_is_down_and_resumes_exactly(
     assert circuit()[-1] == "closed"
     assert not [e for e in said if e["event"] in ("retry", "attempt_failed")]  # never restarted
     assert [e["status"] for e in said if e["event"] == "run_end"] == ["success"]
+
+
+def stream_driver(log: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``kedro run --pipelines streaming_kafka_pg ARGS`` in the background (its own process
+    group), its output in ``log``."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [KEDRO, "run", "--pipelines", "streaming_kafka_pg", *args],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_for(ready: Any, driver: subprocess.Popen[bytes], seconds: float = 180) -> None:

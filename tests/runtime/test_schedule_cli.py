@@ -4,27 +4,14 @@ errors."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kedro_run import KEDRO, ROOT, Env, put_raw
+from kedro_run import Env, put_raw
+from kedro_run import spark_etl_command as spark_etl
 from receivers import http_receiver
 
 pytestmark = pytest.mark.integration
-
-
-def spark_etl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KEDRO, "spark-etl", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"},
-    )
 
 
 def test_arrived_says_whether_files_came_since(services: dict[str, str]) -> None:

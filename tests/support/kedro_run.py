@@ -66,6 +66,19 @@ class Env:
         )
 
 
+def spark_etl_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """``kedro spark-etl ARGS`` in the example project, as a user types it."""
+    return subprocess.run(
+        [KEDRO, "spark-etl", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"},
+    )
+
+
 def run_end(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """The ``run_end`` event of a ``kedro run`` that must have succeeded."""
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]

@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from spark_etl._validation import problems
-from spark_etl.exceptions import ConfigError, SourceUnavailableError
+from spark_etl._validation import validated
+from spark_etl.exceptions import SourceUnavailableError
 from spark_etl.runtime.classify import classify
 from spark_etl.runtime.failure import headline
 from spark_etl.runtime.timeouts import Length, length_text
@@ -74,11 +74,9 @@ def parse_breaker_settings(
     Raises:
         ConfigError: naming the file, the key path, the problem and the value.
     """
-    try:
-        return BreakerSettings(**(raw or {}))
-    except ValidationError as exc:
-        said = problems(exc, "circuit_breaker", values=True)
-        raise ConfigError(f"Invalid circuit_breaker settings in {source}: {said}.") from exc
+    return validated(
+        BreakerSettings, raw, key="circuit_breaker", what="circuit_breaker settings", source=source
+    )
 
 
 class CircuitOpenError(SourceUnavailableError):

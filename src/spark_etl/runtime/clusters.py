@@ -33,9 +33,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import pyspark
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spark_etl._validation import problems
+from spark_etl._validation import validated_entries
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import jars
 
@@ -224,19 +224,9 @@ def parse_clusters(
     Raises:
         ConfigError: naming the file, the profile, the key and the problem.
     """
-    profiles = (raw or {}).get("clusters", raw or {})
-    if not isinstance(profiles, dict):
-        raise ConfigError(f"{source}: clusters must map profile names to their settings.")
-    found = {}
-    for name, settings in profiles.items():
-        try:
-            found[str(name)] = ClusterProfile(**(settings or {}))
-        except ValidationError as exc:
-            said = problems(exc, f"clusters.{name}", values=True)
-            raise ConfigError(f"Invalid cluster profile in {source}: {said}.") from exc
-        except TypeError as exc:
-            raise ConfigError(f"{source}: clusters.{name} must be a mapping ({exc}).") from exc
-    return found
+    return validated_entries(
+        ClusterProfile, raw, key="clusters", what="cluster profile", source=source
+    )
 
 
 @dataclass(frozen=True)

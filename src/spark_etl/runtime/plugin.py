@@ -17,7 +17,7 @@ registry are ready before the Spark session starts), not by the order of registr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Literal, get_args
 
 from spark_etl.declared import retry_overrides
 from spark_etl.runtime.breaker_hooks import CircuitBreakerHooks
@@ -39,16 +39,7 @@ HookName = Literal[
     "notifications",
     "circuit_breaker",
 ]
-HOOK_NAMES: tuple[HookName, ...] = (
-    "spark",
-    "run_log",
-    "contracts",
-    "declared_pipelines",
-    "preflight",
-    "state",
-    "notifications",
-    "circuit_breaker",
-)
+HOOK_NAMES: tuple[HookName, ...] = get_args(HookName)
 
 
 def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenacity import wait_exponential, wait_fixed, wait_random
 from tenacity.wait import wait_base
 
-from spark_etl._validation import problems
+from spark_etl._validation import problems, validated
 from spark_etl.exceptions import ConfigError
 
 
@@ -73,11 +73,7 @@ def parse_retry_settings(raw: dict[str, Any] | None, source: str = "runtime.yml"
     Raises:
         ConfigError: naming the file, the key path and the problem.
     """
-    try:
-        settings = RetrySettings(**(raw or {}))
-    except ValidationError as exc:
-        said = problems(exc, "retry", values=True)
-        raise ConfigError(f"Invalid retry settings in {source}: {said}.") from exc
+    settings = validated(RetrySettings, raw, key="retry", what="retry settings", source=source)
     # The default first: a pipeline's policy is the default with its own keys on top, so once
     # the default is valid, a failure of a pipeline's policy is one of its own keys.
     for where, name in [

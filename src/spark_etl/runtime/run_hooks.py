@@ -25,14 +25,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from spark_etl._jvm import current_session
-from spark_etl._validation import problems
+from spark_etl._validation import validated
 from spark_etl.contracts import deadletter
-from spark_etl.exceptions import ConfigError
 from spark_etl.runtime import logs, progress, retry, streaming, timeouts
 from spark_etl.runtime.classify import classify
 from spark_etl.runtime.context import RunContext, run_name
@@ -108,11 +107,13 @@ class RunHooks:
         self.run_context.retry = retry.parse_retry_settings(retry_conf)
         self.run_context.timeouts = timeouts.parse_timeout_settings(raw.get("timeouts"))
         self.run_context.max_duration_s = streaming.max_duration_s(raw.get("streaming"))
-        try:
-            self._dead_letter = DeadLetterSettings(**(raw.get("dead_letter") or {}))
-        except ValidationError as exc:
-            said = problems(exc, "dead_letter", values=True)
-            raise ConfigError(f"Invalid dead_letter settings in runtime.yml: {said}.") from exc
+        self._dead_letter = validated(
+            DeadLetterSettings,
+            raw.get("dead_letter"),
+            key="dead_letter",
+            what="dead_letter settings",
+            source="runtime.yml",
+        )
 
     @hook_impl
     def after_catalog_created(self, catalog: CatalogProtocol) -> None:

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from spark_etl._suggest import did_you_mean
-from spark_etl._validation import problems
+from spark_etl._validation import validated_entries
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime.timeouts import Length, length_text
 
@@ -122,21 +122,13 @@ def parse_schedules(
     Raises:
         ConfigError: naming the file, the schedule, the key and the problem.
     """
-    entries = (raw or {}).get("schedules", raw or {})
-    if not isinstance(entries, dict):
-        raise ConfigError(f"{source}: schedules must map schedule names to their settings.")
-    found = {}
-    for name, settings in entries.items():
+    entries = (raw or {}).get("schedules", raw or {}) if isinstance(raw, dict) else raw
+    for name in entries if isinstance(entries, dict) else ():
         if not _NAME.match(str(name)):
             raise ConfigError(
                 f"{source}: schedule name '{name}' is not a DAG id (letters, digits, _ . -)."
             )
-        try:
-            found[str(name)] = Schedule(**(settings or {}))
-        except ValidationError as exc:
-            said = problems(exc, f"schedules.{name}", values=True)
-            raise ConfigError(f"Invalid schedule in {source}: {said}.") from exc
-    return found
+    return validated_entries(Schedule, raw, key="schedules", what="schedule", source=source)
 
 
 def check_names(

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from spark_etl._durations import duration
-from spark_etl._validation import problems
-from spark_etl.exceptions import ConfigError, EtlError, TerminalError, TransientError
+from spark_etl._validation import validated
+from spark_etl.exceptions import EtlError, TerminalError, TransientError
 
 OnTimeout = Literal["transient", "terminal"]
 
@@ -134,11 +134,7 @@ def parse_timeout_settings(
     Raises:
         ConfigError: naming the file, the key path, the problem and the value.
     """
-    try:
-        return TimeoutSettings(**(raw or {}))
-    except ValidationError as exc:
-        said = problems(exc, "timeouts", values=True)
-        raise ConfigError(f"Invalid timeouts in {source}: {said}.") from exc
+    return validated(TimeoutSettings, raw, key="timeouts", what="timeouts", source=source)
 
 
 class RunTimeoutError(EtlError):
