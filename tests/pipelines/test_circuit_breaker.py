@@ -71,7 +71,7 @@ def test_writes_to_a_stopped_server_open_its_circuit_then_fail_fast(
         f"within 10 min (circuit_breaker in runtime.yml), so the write to {sink} was not tried. "
         "The next write probes the server in "
     ), first
-    assert re.search(r"probes the server in (1 h|59 min 5\d s)\. ", first), first
+    assert re.search(r"probes the server in (1 h|59 min( \d+ s)?)\. ", first), first
     assert "The last failure: postgresql at 127.0.0.1" in first and "is not reachable" in first
     events = json_events(done.stdout)
     retried = [e["error"] for e in events if e["event"] == "retry"]

@@ -133,27 +133,27 @@ def test_a_python_node_past_its_time_is_interrupted(monkeypatch: pytest.MonkeyPa
 def test_a_pipeline_past_its_time_stops_at_the_node_that_runs(spark: SparkSession) -> None:
     ran: list[str] = []
 
-    def step(name: str) -> Any:
+    def step(name: str, ms: int) -> Any:
         def run_step(value: int) -> int:
             ran.append(name)
-            return int(sleeping_job(spark, 1_500)(value))
+            return int(sleeping_job(spark, ms)(value))
 
         return run_step
 
     owner = Owner(
-        {"pipelines": {"p": {"pipeline": "2 seconds"}}},
+        {"pipelines": {"p": {"pipeline": "3 seconds"}}},
         retry={"default": {"retries": 3, "delay": 0}},  # a pipeline past its time is not retried
     )
     with pytest.raises(FinalTimeoutError) as raised:
         run(
             owner,
-            node(step("first"), "start", "a", name="first"),
-            node(step("second"), "a", "b", name="second"),
-            node(step("third"), "b", "c", name="third"),
+            node(step("first", 10), "start", "a", name="first"),
+            node(step("second", 60_000), "a", "b", name="second"),  # the deadline falls here
+            node(step("third", 10), "b", "c", name="third"),
         )
     assert ran == ["first", "second"]
     assert str(raised.value).startswith(
-        "Pipeline 'p' ran past its timeout of 2 s (timeouts.pipelines.p.pipeline in "
+        "Pipeline 'p' ran past its timeout of 3 s (timeouts.pipelines.p.pipeline in "
         "conf/<env>/runtime.yml) while node 'second' ran: the run stops"
     )
 
