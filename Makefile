@@ -68,6 +68,7 @@ package: jars ## example/dist/: the example's wheel, conf and schemas archives, 
 	cd $(EXAMPLE) && rm -rf dist && $(BIN)/kedro package && tar -czf dist/schemas-spark_etl_example.tar.gz schemas
 	cp $(EXAMPLE)/scripts/spark_submit_entry.py $(EXAMPLE)/dist/spark_etl_example_entry.py
 	cd $(EXAMPLE) && $(BIN)/spark-etl jars packages > dist/packages.txt  # conf/logging.yml: stdout holds only the list
+	cd $(EXAMPLE) && $(BIN)/spark-etl jars excludes > dist/excludes.txt
 	@ls -1 $(EXAMPLE)/dist
 
 bench: jars services ## Benchmarks vs hand-written baselines -> bench/results/ (SCALE=1 is full size)

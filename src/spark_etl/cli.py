@@ -32,6 +32,7 @@ from spark_etl.declared import DeclaredPipelineError
 from spark_etl.exceptions import EtlError
 from spark_etl.runtime import jars, logs
 from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
+from spark_etl.runtime.delta_cli import delta
 from spark_etl.runtime.failure import TRACEBACK_ENV, Failure, explain
 from spark_etl.runtime.notify import NotificationHandler
 from spark_etl.runtime.notify_hooks import SOURCE_LOGGER
@@ -219,7 +220,9 @@ def _check(names: list[str], env: str | None) -> int:
 
 
 @cli.command("jars")
-@click.argument("what", type=click.Choice(["resolve", "packages", "classpath"]), default="resolve")
+@click.argument(
+    "what", type=click.Choice(["resolve", "packages", "excludes", "classpath"]), default="resolve"
+)
 def jars_command(what: str) -> None:
     """Resolve the connector jars, or print them for spark-submit."""
     raise SystemExit(jars.main([what]))
@@ -284,7 +287,8 @@ cli.add_command(state)
 
 @click.group(name="spark-etl", context_settings={"help_option_names": ["-h", "--help"]})
 def spark_etl_commands() -> None:
-    """spark-etl's commands for running unattended: state, cluster submission, schedules."""
+    """spark-etl's commands for running unattended: state, cluster submission, schedules, Delta
+    table upkeep."""
 
 
 spark_etl_commands.add_command(state)
@@ -292,6 +296,7 @@ spark_etl_commands.add_command(submit)
 spark_etl_commands.add_command(airflow)
 spark_etl_commands.add_command(arrived)
 spark_etl_commands.add_command(notify_command)
+spark_etl_commands.add_command(delta)
 cli.add_command(spark_etl_commands)
 
 main = cli

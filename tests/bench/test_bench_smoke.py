@@ -20,6 +20,7 @@ NAMES = {
     "batch_complex",
     "upsert_pg",
     "upsert_mysql",
+    "upsert_delta",
     "streaming_2k",
 }
 
@@ -50,6 +51,9 @@ def test_every_benchmark_runs_and_reports(
     assert upsert["rows_after"] == [1_500] * 3 and upsert["inserts_ratio"] > 0
     assert "the default `INSERT ... ON CONFLICT`: upsert_pg " in table(results)
     assert "(the defaults): upsert_pg " in table(results)
+    delta = json.loads((tmp_path / "upsert_delta.json").read_text())["extra"]
+    # both merges left 500 old + 500 updated + 500 new rows
+    assert delta["rows_after"] == {"framework": 1_500, "baseline": 1_500}
     simple = json.loads((tmp_path / "batch_simple.json").read_text())["extra"]
     assert simple["cpu_s"] > 0 and simple["cpu_ratio"] > 0
     assert "CPU-time ratios of the same runs" in table(results)

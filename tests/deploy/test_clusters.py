@@ -17,6 +17,7 @@ import yaml
 from kedro_run import spark_etl_command
 
 from spark_etl.exceptions import ConfigError
+from spark_etl.runtime import jars
 from spark_etl.runtime.clusters import Artifacts, ClusterProfile, build, parse_clusters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +62,19 @@ def confs(command: list[str]) -> dict[str, str]:
 
 def flag(command: list[str], name: str) -> str | None:
     return command[command.index(name) + 1] if name in command else None
+
+
+def test_packages_leave_out_what_the_connectors_pom_excludes(dist: Artifacts) -> None:
+    """The pom's exclusions (Delta's older Hadoop, Parquet, Jackson...) reach spark-submit as
+    --exclude-packages, so Spark's own resolution leaves them out as Maven's does."""
+    excluded = jars.excludes()
+    assert "org.apache.hadoop:hadoop-client-runtime" in excluded.split(",")
+    assert "com.fasterxml.jackson.core:jackson-databind" in excluded.split(",")
+    assert "io.delta:delta-spark_2.13:4.4.0" in jars.packages().split(",")
+    assert line("yarn", dist).count("--exclude-packages") == 0  # a dist/ without excludes.txt
+    (dist.dist / "excludes.txt").write_text(excluded + "\n")
+    command = line("yarn", Artifacts.find(dist.dist.parent, PACKAGE))
+    assert flag(command, "--exclude-packages") == excluded
 
 
 def test_the_example_ships_a_profile_of_every_kind() -> None:

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from spark_etl.runtime import jars
-from spark_etl.runtime.spark import get_spark
+from spark_etl.runtime.spark import DELTA_CONF, delta_conf, get_spark
 
 
 def test_session_has_connector_jars(spark: SparkSession) -> None:
@@ -51,3 +52,19 @@ def test_warnings_that_ask_nothing_of_the_user_are_held_at_error(spark: SparkSes
         assert str(log_manager.getLogger(name).getLevel()) == level, name
     # everything else keeps Spark's level
     assert str(log_manager.getLogger("org.apache.spark.sql.execution").getLevel()) == "WARN"
+
+
+def test_sessions_get_delta_s_extension_when_the_connectors_include_delta(
+    spark: SparkSession,
+) -> None:
+    assert spark.conf.get("spark.sql.extensions") == DELTA_CONF["spark.sql.extensions"]
+    submitted = SparkConf(loadDefaults=False)
+    assert delta_conf({"spark.jars": "/m2/postgresql.jar"}, submitted) == {}
+    packages = {"spark.jars.packages": "io.delta:delta-spark_2.13:4.4.0"}
+    assert delta_conf(packages, submitted) == DELTA_CONF
+    own = {**packages, "spark.sql.extensions": "my.Extension"}  # spark.yml's own wins
+    assert delta_conf(own, submitted) == {
+        "spark.sql.catalog.spark_catalog": DELTA_CONF["spark.sql.catalog.spark_catalog"]
+    }
+    by_submit = SparkConf(loadDefaults=False).set("spark.jars", "/x/delta-spark_2.13-4.4.0.jar")
+    assert delta_conf({}, by_submit) == DELTA_CONF

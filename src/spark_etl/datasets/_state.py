@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 from spark_etl._jvm import current_session, jvm_of
 from spark_etl.datasets._dialects import dialect_for
 from spark_etl.datasets._jdbc_connection import open_connection
+from spark_etl.datasets._s3_location import S3Location, read_text, write_text
 from spark_etl.datasets.base import check_identifier
 from spark_etl.datasets.exceptions import DatasetConfigError
-from spark_etl.datasets.s3 import S3Dataset
 
 DEFAULT_TABLE = "spark_etl_state"
 
@@ -163,9 +163,9 @@ class FileStateStore:
 
     def _fs(self) -> tuple[Any, Any]:
         # the bucket's settings (endpoint, credentials) as the S3 datasets set them
-        reach = S3Dataset(path=self._path, credentials=self._credentials)
-        reach._configure_bucket()
-        return reach._filesystem()
+        reach = S3Location(self._path, self._credentials or {})
+        reach.configure(_session())
+        return reach.filesystem(_session())
 
     def read(self, pipeline: str, dataset: str) -> StateEntry | None:
         """The entry's object, if there is one."""
@@ -179,15 +179,7 @@ class FileStateStore:
         path = _child(root, name)
         if not fs.exists(path):
             return None
-        stream = fs.open(path)
-        try:
-            reader = jvm_of(_session()).java.io.BufferedReader(
-                jvm_of(_session()).java.io.InputStreamReader(stream, "UTF-8")
-            )
-            text = "\n".join(iter(reader.readLine, None))
-        finally:
-            stream.close()
-        return _entry(pipeline, dataset, json.loads(text))
+        return _entry(pipeline, dataset, json.loads(read_text(_session(), fs, path)))
 
     def write(self, entry: StateEntry) -> None:
         """Replace the entry's object whole (a PUT on S3, a rename on a local disk)."""
@@ -202,11 +194,7 @@ class FileStateStore:
             os.replace(tmp, file)
             return
         fs, root = self._fs()
-        stream = fs.create(_child(root, name), True)
-        try:
-            stream.write(bytearray(text.encode()))
-        finally:
-            stream.close()  # the object appears whole, at close
+        write_text(fs, _child(root, name), text)
 
     def delete(self, pipeline: str, dataset: str | None = None) -> int:
         """Remove the objects of ``pipeline`` (one dataset's, or all)."""

@@ -7,6 +7,7 @@ from spark_etl.exceptions import (
     ConfigError,
     SourceUnavailableError,
     TerminalError,
+    TransientError,
 )
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "DatasetConfigError",
     "SourceMissingError",
     "SourceUnavailableError",
+    "TableBusyError",
+    "TableSchemaChangedError",
     "UndecodableRecordsError",
     "UnsafeIdentifierError",
     "WriteRejectedError",
@@ -39,3 +42,12 @@ class UndecodableRecordsError(TerminalError):
 
 class SourceMissingError(TerminalError):
     """A source to read is not there (no files at the path, no such table or topic)."""
+
+
+class TableBusyError(TransientError):
+    """Another writer holds the table's writer lease: this write waited, and may run again."""
+
+
+class TableSchemaChangedError(WriteRejectedError):
+    """The data's columns differ from the table's and the catalog entry does not let the table's
+    schema change; nothing was written."""

@@ -32,6 +32,7 @@ from spark_etl._jvm import (
 )
 from spark_etl._sql_metrics import PlanNode
 from spark_etl.datasets import _bulk
+from spark_etl.datasets._batch_keys import keep_latest, repeated_in_batch
 from spark_etl.datasets._dialects import TableName, dialect_for
 from spark_etl.datasets._jdbc_commit import commit_staged
 from spark_etl.datasets._jdbc_connection import (
@@ -47,9 +48,7 @@ from spark_etl.datasets._jdbc_cursor import Cursor
 from spark_etl.datasets._jdbc_keys import (
     duplicate_entry,
     is_duplicate_key,
-    keep_latest,
     met_a_key_twice,
-    repeated_in_batch,
     repeated_in_staging,
 )
 from spark_etl.datasets._jdbc_values import json_to_nested, nested_to_json

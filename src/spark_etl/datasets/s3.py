@@ -6,27 +6,16 @@ import logging
 import re
 import tempfile
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame
 
-from spark_etl._jvm import (
-    UNREACHABLE,
-    hadoop_conf,
-    java_error_chain,
-    jvm_of,
-)
 from spark_etl._sql_metrics import PlanNode
 from spark_etl.contracts import conform
 from spark_etl.datasets._s3_files import FileWindow
+from spark_etl.datasets._s3_location import S3Location
 from spark_etl.datasets._streaming import claim, trigger_args
 from spark_etl.datasets.base import EtlDataset, LoadMetrics, stringify_options
-from spark_etl.datasets.exceptions import (
-    AuthenticationError,
-    DatasetConfigError,
-    SourceMissingError,
-    SourceUnavailableError,
-)
+from spark_etl.datasets.exceptions import DatasetConfigError
 
 if TYPE_CHECKING:
     from spark_etl.datasets._state import StateSlot
@@ -37,18 +26,6 @@ FORMATS = ("avro", "parquet", "csv", "json")
 COMMITTERS = ("magic", "directory", "partitioned", "file")
 _S3A_COMMITTER_FACTORY = "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory"
 _CLOUD_COMMIT_PROTOCOL = "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol"
-_CONNECT_ERRORS = (
-    *UNREACHABLE,
-    "ConnectTimeoutException",
-    "AWSClientIOException",
-    "SdkClientException",
-)
-_AUTH_ERRORS = (
-    "AccessDeniedException",
-    "AWSBadRequestException",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-)
 
 
 class S3Dataset(EtlDataset):
@@ -132,7 +109,8 @@ class S3Dataset(EtlDataset):
                 f"S3Dataset '{path}': unknown file_format '{file_format}'; use one of "
                 f"{', '.join(FORMATS)}."
             )
-        self._path = _normalise(path)
+        self._location = S3Location(path, credentials or {}, s3a_options or {})
+        self._path = self._location.path
         self._format = file_format
         self._partition_by = partition_by or []
         if committer not in COMMITTERS:
@@ -147,8 +125,6 @@ class S3Dataset(EtlDataset):
                 f"S3Dataset '{path}': incremental reads list the files under one folder; the "
                 "path cannot be a glob."
             )
-        self._credentials = dict(credentials or {})
-        self._s3a_options = {k.removeprefix("fs.s3a."): v for k, v in (s3a_options or {}).items()}
         if self._format == "avro":
             self._save_args.setdefault("compression", "snappy")
 
@@ -162,8 +138,7 @@ class S3Dataset(EtlDataset):
     @property
     def bucket(self) -> str | None:
         """The bucket of an s3a path, else ``None``."""
-        parts = urlsplit(self._path)
-        return parts.netloc if parts.scheme == "s3a" else None
+        return self._location.bucket
 
     def _read(self) -> DataFrame:
         """Read the files (globs and partition discovery as Spark does them)."""
@@ -242,10 +217,7 @@ class S3Dataset(EtlDataset):
 
     def system(self) -> str:
         """``s3://`` and the endpoint (host and port), or AWS's S3 in its region."""
-        endpoint = self._credentials.get("endpoint")
-        if endpoint:
-            return "s3://" + re.sub(r"^\w+://", "", str(endpoint)).rstrip("/")
-        return f"s3://aws/{self._credentials.get('region') or 'default-region'}"
+        return self._location.system()
 
     def target_label(self) -> str:
         """The dataset's path."""
@@ -345,9 +317,7 @@ class S3Dataset(EtlDataset):
         )
 
     def _filesystem(self) -> tuple[Any, Any]:
-        spark = self._spark()
-        root = jvm_of(spark).org.apache.hadoop.fs.Path(self._path)
-        return root.getFileSystem(hadoop_conf(spark)), root
+        return self._location.filesystem(self._spark())
 
     def _commits_atomically(self) -> bool:
         """New files become visible at job commit (the committer); an overwrite removes the old
@@ -393,70 +363,22 @@ class S3Dataset(EtlDataset):
             return bool(fs.exists(root))
 
     def _describe(self) -> dict[str, Any]:
-        endpoint = self._credentials.get("endpoint")
         return {
             "path": self._path,
             "file_format": self._format,
-            "endpoint": endpoint,
+            "endpoint": self._location.endpoint,
             "partition_by": self._partition_by,
             **super()._describe(),
         }
 
     def _configure_bucket(self) -> None:
         """Set credentials and endpoint for this dataset's bucket only (s3a per-bucket config)."""
-        bucket = self.bucket
-        if bucket is None or not (self._credentials or self._s3a_options):
-            return
-        conf = hadoop_conf(self._spark())
-        prefix = f"fs.s3a.bucket.{bucket}."
-        options = {
-            **self._s3a_options,
-            "access.key": self._credentials.get("access_key"),
-            "secret.key": self._credentials.get("secret_key"),
-            "endpoint": self._credentials.get("endpoint"),
-            "endpoint.region": self._credentials.get("region"),
-            "path.style.access": self._credentials.get("path_style_access"),
-        }
-        for key, value in options.items():
-            if value is not None:
-                conf.set(
-                    prefix + key, str(value).lower() if isinstance(value, bool) else str(value)
-                )
-        if options.get("access.key") is not None:
-            conf.set(
-                prefix + "aws.credentials.provider",
-                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-            )
+        self._location.configure(self._spark())
 
     def _translate(self, exc: Exception, action: str) -> Exception | None:
-        chain = " | ".join(java_error_chain(exc))
-        where = f"'{self._path}'"
-        endpoint = self._credentials.get("endpoint") or "AWS S3"
-        if any(name in chain for name in _AUTH_ERRORS):
-            return AuthenticationError(
-                f"S3 at {endpoint} refused the credentials for {where} ({action}): check "
-                "access_key/secret_key in the 's3' credentials and the bucket policy."
-            )
-        if any(name in chain for name in _CONNECT_ERRORS):
-            return SourceUnavailableError(
-                f"S3 at {endpoint} is not reachable to {action} {where}: is the server up and "
-                "the endpoint right? (locally: `make services`)"
-            )
-        if action == "read" and "PATH_NOT_FOUND" in chain:
-            return SourceMissingError(
-                f"S3Dataset: there is nothing to read at {where}: the path does not exist. "
-                "Write it first (the pipeline that produces it, or the project's sample data: "
-                "`make demo`), or fix 'path' in the catalog entry."
-            )
-        return None
+        return self._location.translate(exc, action, "S3Dataset")
 
 
 def _hidden(name: str) -> bool:
     """Spark's rule for files and folders a reader skips."""
     return name.startswith(".") or (name.startswith("_") and "=" not in name)
-
-
-def _normalise(path: str) -> str:
-    if path.startswith("s3://"):
-        return "s3a://" + path[len("s3://") :]
-    return path

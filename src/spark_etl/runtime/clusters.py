@@ -240,6 +240,8 @@ class Artifacts:
     schemas: Path
     entry: Path
     packages: str
+    #: ``group:artifact`` pairs Spark's resolution of ``packages`` leaves out (``excludes.txt``)
+    excludes: str = ""
 
     @classmethod
     def find(cls, project: Path, package: str) -> Artifacts:
@@ -272,6 +274,7 @@ class Artifacts:
             schemas=wanted["schemas"],
             entry=wanted["entry"],
             packages=_coordinates(wanted["packages"]),
+            excludes=_exclusions(dist / "excludes.txt"),
         )
 
 
@@ -291,6 +294,15 @@ def _coordinates(listing: Path) -> str:
             "`spark-etl jars packages` there)."
         )
     return ",".join(found)
+
+
+def _exclusions(listing: Path) -> str:
+    """The ``group:artifact`` pairs of ``excludes.txt`` (comma-joined; none without the file,
+    as in a ``dist/`` built before it existed)."""
+    if not listing.is_file():
+        return ""
+    pair = r"(?<![\w.\-/'])[A-Za-z][\w.\-]*:[A-Za-z][\w.\-]*(?![\w.\-]*:)"
+    return ",".join(re.findall(pair, listing.read_text()))
 
 
 @dataclass(frozen=True)
@@ -443,7 +455,8 @@ def _connector_args(
         return []
     if profile.connectors == "jars":
         return ["--jars", ",".join(str(p) for p in local_jars())]
-    return ["--packages", artifacts.packages]
+    excluded = ["--exclude-packages", artifacts.excludes] if artifacts.excludes else []
+    return ["--packages", artifacts.packages, *excluded]
 
 
 def _driver_env_conf(profile: ClusterProfile, env: dict[str, str]) -> dict[str, str]:

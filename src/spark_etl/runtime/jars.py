@@ -80,6 +80,21 @@ def packages(pom: Path | None = None) -> str:
     return ",".join(coordinates(pom))
 
 
+def excludes(pom: Path | None = None) -> str:
+    """The ``group:artifact`` pairs the pom leaves out of its dependencies (those pyspark ships
+    in another version), joined for ``spark-submit --exclude-packages`` /
+    ``spark.jars.excludes``: Spark's own resolution of :func:`packages` then leaves them out
+    too."""
+    pom = pom or default_pom()
+    root = ET.parse(pom).getroot()
+    pairs = [
+        f"{exclusion.findtext('m:groupId', '', _NS).strip()}:"
+        f"{exclusion.findtext('m:artifactId', '', _NS).strip()}"
+        for exclusion in root.findall("m:dependencies/m:dependency/m:exclusions/m:exclusion", _NS)
+    ]
+    return ",".join(dict.fromkeys(pairs))
+
+
 def _substitute(text: str, props: dict[str, str]) -> str:
     return re.sub(r"\$\{([^}]+)\}", lambda m: props.get(m.group(1), m.group(0)), text.strip())
 
@@ -179,12 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     command = args[0] if args else "resolve"
     if command == "packages":
         sys.stdout.write(packages() + "\n")
+    elif command == "excludes":
+        sys.stdout.write(excludes() + "\n")
     elif command in ("resolve", "classpath"):
         jars = resolve()
         sep = ":" if command == "classpath" else "\n"
         sys.stdout.write(sep.join(str(j) for j in jars) + "\n")
     else:
-        sys.stderr.write("usage: kedro jars [resolve|packages|classpath]\n")
+        sys.stderr.write("usage: kedro jars [resolve|packages|excludes|classpath]\n")
         return 2
     return 0
 

@@ -25,11 +25,12 @@ the run. Channel URLs carry tokens: they are registered as secrets, so no log sh
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -189,6 +190,7 @@ class Notifier:
         self._templates = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
         self._queue: queue.Queue[Notice] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._flush_at_exit = False
         self._lock = threading.Lock()
         #: what was sent: (channel, event, title), for the run's log and tests
         self.sent: list[tuple[str, str, str]] = []
@@ -243,10 +245,12 @@ class Notifier:
         with self._lock:
             self._queue.put(Notice(event, values, channels))
             if self._thread is None:
-                # not a daemon: the process waits for the notices at exit (a failure report
-                # comes after the run's hooks), and the thread ends once the queue is idle
+                # not a daemon: the thread ends once the queue is idle
                 self._thread = threading.Thread(target=self._work, name="spark-etl-notify")
                 self._thread.start()
+            if not self._flush_at_exit:
+                _before_thread_pools_stop(self.flush)
+                self._flush_at_exit = True
 
     def render(self, event: str, values: dict[str, Any]) -> tuple[str, str]:
         """The title and body of ``event``."""
@@ -317,6 +321,23 @@ class Notifier:
                 name,
                 extra={"event": "notification_sent", "channel": name, "notice": notice.event},
             )
+
+
+def _before_thread_pools_stop(flush: Callable[[], None]) -> None:
+    """Run ``flush`` when the interpreter starts to exit, before the thread pools stop.
+
+    A failure report comes after the run's hooks, and the process may end right after it.
+    apprise sends through ``concurrent.futures`` pools, which refuse new work once the
+    interpreter's exit has begun: a non-daemon sending thread alone would then fail every
+    attempt. Python stops those pools in a callback of ``threading``'s exit (the private
+    ``threading._register_atexit``, which ``concurrent.futures`` uses itself); such callbacks run
+    newest first, so one registered now, after apprise's pools, runs before they stop.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # another Python: the sending thread still keeps the process alive
+        return
+    with contextlib.suppress(RuntimeError):  # the exit has already begun
+        register(flush)
 
 
 class NotificationHandler(logging.Handler):

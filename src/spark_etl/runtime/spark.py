@@ -30,6 +30,11 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
 }
 _JAR_KEYS = ("spark.jars", "spark.jars.packages")
+#: What Delta Lake tables (``DeltaDataset``) need of a session whose connectors include Delta.
+DELTA_CONF: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
 #: JVM loggers held at ERROR: their warnings come on every run and ask nothing of the user.
 QUIET_JVM_LOGGERS: dict[str, str] = {
     # "Writing Avro files with non-nullable Avro schema and nullable catalyst schema will throw
@@ -66,6 +71,7 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
             settings.pop(key)
     if not any(submitted.contains(k) or k in settings for k in _JAR_KEYS):
         settings.update(connector_jars_conf())
+    settings.update(delta_conf(settings, submitted))
     if not os.environ.get("PYSPARK_GATEWAY_PORT"):
         settings.update(
             localfs.session_conf(settings, jvm_running=SparkContext._gateway is not None)
@@ -130,8 +136,25 @@ def connector_jars_conf() -> dict[str, str]:
         logger.warning(
             "Connector jars not resolved with Maven (%s); using spark.jars.packages", exc
         )
-        return {"spark.jars.packages": jars.packages()} if jars.default_pom().is_file() else {}
+        if not jars.default_pom().is_file():
+            return {}
+        return {"spark.jars.packages": jars.packages(), "spark.jars.excludes": jars.excludes()}
     return {"spark.jars": ",".join(str(p) for p in resolved)}
+
+
+def delta_conf(settings: Mapping[str, str], submitted: SparkConf) -> dict[str, str]:
+    """:data:`DELTA_CONF`, where the connectors (``spark.jars``, ``spark.jars.packages``, set
+    here or by ``spark-submit``) include Delta and ``spark.yml`` did not set them itself.
+
+    A cluster whose image holds the jars (no ``--jars`` or ``--packages``) sets both in
+    ``spark.yml``.
+    """
+    connectors = " ".join(
+        [settings.get(k, "") for k in _JAR_KEYS] + [submitted.get(k, "") for k in _JAR_KEYS]
+    )
+    if "delta-spark" not in connectors:
+        return {}
+    return {k: v for k, v in DELTA_CONF.items() if k not in settings and not submitted.contains(k)}
 
 
 def _as_str(value: Any) -> str:
