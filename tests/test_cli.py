@@ -23,10 +23,17 @@ def test_jars_packages_prints_the_coordinates() -> None:
     assert result.output.strip() == jars.packages()
 
 
+def test_jars_excludes_prints_what_spark_submit_leaves_out() -> None:
+    result = CliRunner().invoke(cli, ["jars", "excludes"])
+    assert result.exit_code == 0
+    assert result.output.strip() == jars.excludes()
+    assert "org.apache.hadoop:hadoop-client-runtime" in result.output
+
+
 def test_jars_rejects_unknown_action() -> None:
     result = CliRunner().invoke(cli, ["jars", "fetch"])
     assert result.exit_code == 2
-    assert "'fetch' is not one of 'resolve', 'packages', 'classpath'" in result.output
+    assert "'fetch' is not one of 'resolve', 'packages', 'excludes', 'classpath'" in result.output
 
 
 def test_a_project_s_entry_point_is_spark_etl_s_retrying_run(

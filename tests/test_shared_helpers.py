@@ -95,8 +95,9 @@ def test_one_rule_masks_describe_logs_and_samples() -> None:
 
 
 def test_every_system_s_unreachable_words_include_the_common_ones() -> None:
-    from spark_etl.datasets import jdbc, kafka, s3
+    from spark_etl.datasets import _s3_location, jdbc, kafka
     from spark_etl.runtime.classify import TRANSIENT_JAVA
 
-    for names in (jdbc._UNREACHABLE, kafka._UNREACHABLE, s3._CONNECT_ERRORS, TRANSIENT_JAVA):
+    systems = (jdbc._UNREACHABLE, kafka._UNREACHABLE, _s3_location._CONNECT_ERRORS, TRANSIENT_JAVA)
+    for names in systems:
         assert set(UNREACHABLE) <= set(names)
