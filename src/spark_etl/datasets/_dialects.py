@@ -6,7 +6,7 @@ Every identifier reaching these functions has passed ``check_identifier``; they 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -31,6 +31,9 @@ from pyspark.sql.types import (
 )
 
 from spark_etl.datasets.exceptions import DatasetConfigError
+
+if TYPE_CHECKING:
+    from spark_etl.datasets._scd2 import VersionColumns
 
 #: How a dialect fills a staging table in bulk (``_bulk`` holds one loader for each).
 BulkLoader = Literal["copy", "load_data"]
@@ -162,6 +165,67 @@ class Dialect:
         """The upsert as a standard ``MERGE``, where the database has one."""
         raise NotImplementedError(f"{self.name} has no MERGE statement")
 
+    def timestamp_literal(self, text: str) -> str:
+        """A timestamp constant (``text``: ``YYYY-MM-DD HH:MM:SS.ffffff``, made by spark-etl)."""
+        return f"TIMESTAMP '{text}'"
+
+    def scd2_statements(
+        self,
+        target: TableName,
+        staging: TableName,
+        *,
+        columns: list[str],
+        keys: list[str],
+        tracked: list[str],
+        version: VersionColumns,
+    ) -> list[str]:
+        """The statements of an SCD2 write, for one transaction: close the current versions
+        whose tracked columns changed, open a version for every staged key without a current
+        one (new keys, and those just closed), and with ``version.close_missing`` close the
+        current versions of the keys the batch does not hold."""
+        q = self.quote
+        start = (
+            f"s.{q(version.effective_from)}"
+            if version.effective_from
+            else self.timestamp_literal(version.now)
+        )
+        matched = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)
+        statements = [
+            self.scd2_close_changed(
+                target, staging, matched=matched, tracked=tracked, version=version, start=start
+            )
+        ]
+        cols = self.column_list(columns)
+        statements.append(
+            f"INSERT INTO {self.table(target)} ({cols}, {q(version.valid_from)}, "
+            f"{q(version.valid_to)}, {q(version.is_current)}) "
+            f"SELECT {self.column_list(columns, 's.')}, {start}, NULL, TRUE "
+            f"FROM {self.table(staging)} AS s WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{self.table(target)} AS t WHERE {matched} AND t.{q(version.is_current)})"
+        )
+        if version.close_missing:
+            statements.append(
+                f"UPDATE {self.table(target)} AS t SET {q(version.valid_to)} = "
+                f"{self.timestamp_literal(version.now)}, {q(version.is_current)} = FALSE "
+                f"WHERE t.{q(version.is_current)} AND NOT EXISTS (SELECT 1 FROM "
+                f"{self.table(staging)} AS s WHERE {matched})"
+            )
+        return statements
+
+    def scd2_close_changed(
+        self,
+        target: TableName,
+        staging: TableName,
+        *,
+        matched: str,
+        tracked: list[str],
+        version: VersionColumns,
+        start: str,
+    ) -> str:
+        """Close the current versions the staged batch changes (``matched``: the join of the
+        target ``t`` and the staging table ``s`` on the keys)."""
+        raise NotImplementedError
+
     def bulk_frame(self, data: DataFrame, time_zone: str) -> DataFrame:
         r"""The batch as lines of the bulk loaders' text format, built with Spark's built-in
         expressions: fields separated by tabs, NULL as ``\N``, and in text a backslash, tab,
@@ -281,6 +345,26 @@ class PostgresDialect(Dialect):
             f"IS DISTINCT FROM ({self.column_list(compared, 'EXCLUDED.')})"
         )
 
+    def scd2_close_changed(
+        self,
+        target: TableName,
+        staging: TableName,
+        *,
+        matched: str,
+        tracked: list[str],
+        version: VersionColumns,
+        start: str,
+    ) -> str:
+        """``UPDATE ... FROM`` the staged batch, where a tracked column is distinct."""
+        q = self.quote
+        return (
+            f"UPDATE {self.table(target)} AS t SET {q(version.valid_to)} = {start}, "
+            f"{q(version.is_current)} = FALSE FROM {self.table(staging)} AS s "
+            f"WHERE {matched} AND t.{q(version.is_current)} AND "
+            f"({self.column_list(tracked, 't.')}) IS DISTINCT FROM "
+            f"({self.column_list(tracked, 's.')})"
+        )
+
     def upsert_merge(
         self,
         target: TableName,
@@ -386,6 +470,26 @@ class MySQLDialect(Dialect):
             f"{self.table(staging)} TO {self.table(target)}"
         )
         return [rename, self.drop_table(old)]
+
+    def scd2_close_changed(
+        self,
+        target: TableName,
+        staging: TableName,
+        *,
+        matched: str,
+        tracked: list[str],
+        version: VersionColumns,
+        start: str,
+    ) -> str:
+        """A multi-table ``UPDATE ... JOIN`` the staged batch, where a tracked column differs
+        (``<=>``: equal, nulls included)."""
+        q = self.quote
+        equal = " AND ".join(f"t.{q(c)} <=> s.{q(c)}" for c in tracked)
+        return (
+            f"UPDATE {self.table(target)} AS t JOIN {self.table(staging)} AS s ON {matched} "
+            f"SET t.{q(version.valid_to)} = {start}, t.{q(version.is_current)} = FALSE "
+            f"WHERE t.{q(version.is_current)} AND NOT ({equal})"
+        )
 
     def upsert_on_conflict(
         self,

@@ -40,7 +40,7 @@ from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierEr
 if TYPE_CHECKING:
     from spark_etl.datasets._state import StateSlot
 
-WriteMode = Literal["append", "overwrite", "upsert"]
+WriteMode = Literal["append", "overwrite", "upsert", "scd2"]
 Stage = Literal["load", "save"]
 #: A check of the data a dataset loads or saves: returns the data, possibly guarded.
 Check = Callable[[DataFrame, Stage], DataFrame]
@@ -92,10 +92,10 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         self._streaming = parse_settings(streaming, type(self).__name__)
         self._write_mode = self._check_write_mode(write_mode)
         self._key_columns = [check_identifier(c, "key column") for c in key_columns or []]
-        if self._write_mode == "upsert" and not self._key_columns:
+        if self._write_mode in ("upsert", "scd2") and not self._key_columns:
             raise DatasetConfigError(
-                f"{type(self).__name__}: write_mode 'upsert' needs key_columns, the columns that "
-                "identify a row (for example key_columns: [user_id])."
+                f"{type(self).__name__}: write_mode '{self._write_mode}' needs key_columns, the "
+                "columns that identify a row (for example key_columns: [user_id])."
             )
         self._load_args = {**self.DEFAULT_LOAD_ARGS, **(load_args or {})}
         self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from spark_etl._durations import duration
 from spark_etl._jvm import java_error_chain
@@ -26,6 +27,7 @@ from spark_etl.datasets._batch_keys import keep_latest, repeated_in_batch
 from spark_etl.datasets._delta_lease import LeaseSettings, TableLease
 from spark_etl.datasets._delta_merge import refuse_schema_change, schema_difference, upsert_merge
 from spark_etl.datasets._s3_location import S3Location
+from spark_etl.datasets._scd2 import delta_first_versions, delta_scd2_merge, parse_scd2, write_time
 from spark_etl.datasets.base import EtlDataset, check_identifier, stringify_options
 from spark_etl.datasets.exceptions import (
     DatasetConfigError,
@@ -86,7 +88,9 @@ class DeltaDataset(EtlDataset):
     process writing the same table waits for the first instead of losing a commit.
     """
 
-    SUPPORTED_WRITE_MODES: ClassVar[frozenset[str]] = frozenset({"append", "overwrite", "upsert"})
+    SUPPORTED_WRITE_MODES: ClassVar[frozenset[str]] = frozenset(
+        {"append", "overwrite", "upsert", "scd2"}
+    )
     #: Properties of the tables a write creates. Deletion vectors let a ``MERGE`` or an
     #: overwrite with a predicate mark the rows it replaces instead of copying every other row
     #: of their files, and a ``MERGE`` that changes no row commit nothing.
@@ -105,6 +109,7 @@ class DeltaDataset(EtlDataset):
         schema_evolution: bool = False,
         writer_lease: bool | dict[str, Any] = True,
         table_properties: dict[str, Any] | None = None,
+        scd2: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         s3a_options: dict[str, Any] | None = None,
         load_args: dict[str, Any] | None = None,
@@ -117,8 +122,8 @@ class DeltaDataset(EtlDataset):
         Args:
             path: the table's folder: ``s3a://bucket/prefix`` (``s3://`` is read as s3a), or a
                 local path for tests and notebooks.
-            write_mode: ``append`` (default), ``overwrite`` or ``upsert``.
-            key_columns: the columns that identify a row (``upsert``).
+            write_mode: ``append`` (default), ``overwrite``, ``upsert`` or ``scd2``.
+            key_columns: the columns that identify a row (``upsert``, ``scd2``).
             audit_columns: columns (like ``updated_at``) whose change alone is not an update.
             dedup_order_by: resolve a key repeated in one batch by the greatest value of this
                 column; without it such a batch is refused, naming the keys.
@@ -132,6 +137,9 @@ class DeltaDataset(EtlDataset):
             table_properties: Delta table properties of a table the first write creates, over
                 :attr:`DEFAULT_TABLE_PROPERTIES` (``delta.enableDeletionVectors: false`` for
                 readers that cannot read deletion vectors).
+            scd2: with ``write_mode: scd2``: ``tracked_columns``, the names of ``valid_from``,
+                ``valid_to`` and ``is_current``, ``effective_from`` and ``deletes`` (see
+                ``spark_etl.datasets._scd2``).
             credentials: ``access_key``, ``secret_key``, and optionally ``endpoint``, ``region``,
                 ``path_style_access``.
             s3a_options: extra s3a settings for this bucket only, without the ``fs.s3a.`` prefix.
@@ -169,6 +177,7 @@ class DeltaDataset(EtlDataset):
         self._replace_where = replace_where
         self._evolution = bool(schema_evolution)
         self._lease = _lease_settings(writer_lease, self._path)
+        self._scd2 = parse_scd2(scd2, self._write_mode, f"DeltaDataset '{self._path}'")
         self._table_properties = stringify_options(
             {**self.DEFAULT_TABLE_PROPERTIES, **(table_properties or {})}
         )
@@ -211,6 +220,8 @@ class DeltaDataset(EtlDataset):
     def required_columns(self) -> list[str]:
         """The keys, the audit columns and ``dedup_order_by`` a save uses."""
         extra = [*self._audit_columns, *([self._dedup_order_by] if self._dedup_order_by else [])]
+        if self._scd2 is not None and self._scd2.effective_from:
+            extra.append(self._scd2.effective_from)
         return [*self._key_columns, *extra]
 
     def _save_batch(self, data: DataFrame) -> None:
@@ -235,9 +246,11 @@ class DeltaDataset(EtlDataset):
             before = self._latest_version(spark)
             if before is not None:
                 self._check_schema(spark, data)
-            if self._write_mode == "upsert":
+            if self._write_mode in ("upsert", "scd2"):
                 data = self._one_row_per_key(data)
-            if self._write_mode == "upsert" and before is not None:
+            if self._scd2 is not None:
+                self._write_versions(spark, data, txn, creates=before is None)
+            elif self._write_mode == "upsert" and before is not None:
                 self._merge(spark, data, txn)
             else:
                 self._write_files(data, txn, creates=before is None)
@@ -260,6 +273,9 @@ class DeltaDataset(EtlDataset):
 
     def _check_schema(self, spark: SparkSession, data: DataFrame) -> None:
         table = spark.read.format("delta").load(self._path).schema
+        if self._scd2 is not None:  # the versions' own columns are the dataset's, not the data's
+            kept = set(self._scd2.version_columns)
+            table = StructType([f for f in table.fields if f.name not in kept])
         refused = refuse_schema_change(
             schema_difference(data.schema, table), path=self._path, evolution=self._evolution
         )
@@ -294,17 +310,27 @@ class DeltaDataset(EtlDataset):
             evolution=self._evolution,
             table_columns=target.toDF().columns,
         )
-        if txn is None:
-            merge.execute()
+        _execute(spark, merge, txn)
+
+    def _write_versions(
+        self, spark: SparkSession, data: DataFrame, txn: tuple[str, int] | None, *, creates: bool
+    ) -> None:
+        """SCD2: the first write creates the table with every row current; later ones are one
+        ``MERGE`` that closes changed versions and opens new ones."""
+        assert self._scd2 is not None  # only an scd2 entry writes versions
+        now = write_time()
+        if creates:
+            self._write_files(delta_first_versions(data, self._scd2, now), txn, creates=True)
             return
-        conf = spark.conf
-        conf.set(_TXN_APP_ID, txn[0])
-        conf.set(_TXN_VERSION, str(txn[1]))
-        try:
-            merge.execute()
-        finally:
-            conf.unset(_TXN_APP_ID)
-            conf.unset(_TXN_VERSION)
+        merge = delta_scd2_merge(
+            DeltaTable.forPath(spark, self._path),
+            data,
+            keys=self._key_columns,
+            tracked=self._scd2.tracked(data.columns, self._key_columns),
+            settings=self._scd2,
+            now=now,
+        )
+        _execute(spark, merge, txn)
 
     def _write_files(self, data: DataFrame, txn: tuple[str, int] | None, *, creates: bool) -> None:
         """Append, overwrite, or create the table (the first upsert)."""
@@ -433,6 +459,22 @@ class DeltaDataset(EtlDataset):
                 "Run again (the runner retries this)."
             )
         return None
+
+
+def _execute(spark: SparkSession, merge: Any, txn: tuple[str, int] | None) -> None:
+    """Run a ``DeltaMergeBuilder``; for a streaming micro-batch (``txn``: the query's id and
+    the batch's) with Delta's session settings that make it idempotent, for its commit only."""
+    if txn is None:
+        merge.execute()
+        return
+    conf = spark.conf
+    conf.set(_TXN_APP_ID, txn[0])
+    conf.set(_TXN_VERSION, str(txn[1]))
+    try:
+        merge.execute()
+    finally:
+        conf.unset(_TXN_APP_ID)
+        conf.unset(_TXN_VERSION)
 
 
 def _as_of(load_args: dict[str, Any]) -> str:

@@ -52,6 +52,7 @@ from spark_etl.datasets._jdbc_keys import (
     repeated_in_staging,
 )
 from spark_etl.datasets._jdbc_values import json_to_nested, nested_to_json
+from spark_etl.datasets._scd2 import parse_scd2, version_columns, with_version_columns, write_time
 from spark_etl.datasets._streaming import before_commit
 from spark_etl.datasets.base import EtlDataset, LoadMetrics, check_identifier
 from spark_etl.datasets.exceptions import (
@@ -129,6 +130,7 @@ class JDBCDataset(EtlDataset):
         bulk_load: bool = False,
         bulk_load_path: str | None = None,
         upsert_statement: str = "on_conflict",
+        scd2: dict[str, Any] | None = None,
         incremental: dict[str, Any] | None = None,
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
@@ -142,8 +144,8 @@ class JDBCDataset(EtlDataset):
             table: ``table`` or ``schema.table``; needed to write.
             query: a SELECT to read instead of a table.
             credentials: ``user`` and ``password`` (plus any other JDBC connection property).
-            write_mode: ``append`` (default), ``overwrite`` or ``upsert``.
-            key_columns: the columns identifying a row; required for ``upsert``.
+            write_mode: ``append`` (default), ``overwrite``, ``upsert`` or ``scd2``.
+            key_columns: the columns identifying a row; required for ``upsert`` and ``scd2``.
             audit_columns: columns (like ``updated_at``) whose change alone is not an update.
             dedup_order_by: resolve duplicate keys in a batch by the greatest value of this
                 column.
@@ -157,6 +159,9 @@ class JDBCDataset(EtlDataset):
                 ``file://`` mount); needed unless the master is local.
             upsert_statement: how PostgreSQL commits an upsert: ``on_conflict`` (default,
                 ``INSERT ... ON CONFLICT``) or ``merge`` (``MERGE``, PostgreSQL 15+).
+            scd2: with ``write_mode: scd2``: ``tracked_columns``, the names of ``valid_from``,
+                ``valid_to`` and ``is_current``, ``effective_from`` and ``deletes`` (see
+                ``spark_etl.datasets._scd2``).
             incremental: read only rows whose cursor column passed the mark the last
                 successful run committed: ``{cursor: updated_at, initial: ..., lag: 10
                 minutes}`` (see ``spark_etl.datasets._jdbc_cursor`` and docs/operations.md).
@@ -200,6 +205,7 @@ class JDBCDataset(EtlDataset):
         self._bulk_load = bulk_load
         self._bulk_load_path = bulk_load_path
         self._use_merge = self._checked_upsert_statement(upsert_statement)
+        self._scd2 = parse_scd2(scd2, self._write_mode, f"JDBCDataset '{table or url}'")
         self._cursor = Cursor.parse(incremental, self._table_label() if self._table else url)
         self._target_checked = False  # within a stream: the target exists with its key
 
@@ -229,6 +235,8 @@ class JDBCDataset(EtlDataset):
     def required_columns(self) -> list[str]:
         """The keys, the audit columns and ``dedup_order_by`` a save uses."""
         extra = [*self._audit_columns, *([self._dedup_order_by] if self._dedup_order_by else [])]
+        if self._scd2 is not None and self._scd2.effective_from:
+            extra.append(self._scd2.effective_from)
         return [*super().required_columns(), *extra]
 
     def _read(self) -> DataFrame:
@@ -299,7 +307,7 @@ class JDBCDataset(EtlDataset):
         self._check_keys_present(columns)
         shape = data.schema  # a created table types maps, arrays and structs as JSON
         data = nested_to_json(data)
-        if self._write_mode == "upsert" and self._dedup_order_by:
+        if self._keyed and self._dedup_order_by:
             data = keep_latest(data, self._key_columns, self._dedup_order_by, columns)
         staging = target.with_name(_staging_name(target.name))
         held = HeldConnection(self._open_connection)
@@ -330,7 +338,7 @@ class JDBCDataset(EtlDataset):
             else:
                 self._load_staging(data, staging, connections)
         except Exception as exc:
-            if self._write_mode == "upsert" and is_duplicate_key(exc):
+            if self._keyed and is_duplicate_key(exc):
                 raise self._repeated_keys(data, duplicate_entry(exc)) from exc
             raise
 
@@ -347,15 +355,17 @@ class JDBCDataset(EtlDataset):
                         "false: create it, or set create_table: true."
                     )
                 logger.info("Creating table %s from the DataFrame's schema", self._table_label())
-                execute(conn, self._dialect.create_table(target, shape, self._key_columns))
+                execute(conn, self._create_target(target, shape))
             if self._write_mode == "upsert":
                 self._check_unique_key(conn, target)
             if self._use_merge:
                 self._check_merge_supported(conn)
         replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
+        # an SCD2 batch is staged in its own shape (the target has the version columns), keyed:
+        # a key twice is refused while loading
         ddl = (
             self._dialect.create_table(staging, shape, self._key_columns)
-            if replace
+            if replace or self._scd2 is not None
             else self._dialect.create_staging(staging, target)
         )
         execute(conn, ddl)
@@ -391,7 +401,7 @@ class JDBCDataset(EtlDataset):
                     jvm_of(spark), self._connection, load, files, self._bulk_connections()
                 )
         except _bulk.BulkLoadRejected as exc:
-            if exc.duplicate_key and self._write_mode == "upsert":
+            if exc.duplicate_key and self._keyed:
                 raise self._repeated_keys(data, exc.messages[0]) from exc
             raise WriteRejectedError(
                 f"{self._dialect.name} refused rows of the bulk load into '{self._table_label()}'"
@@ -458,6 +468,17 @@ class JDBCDataset(EtlDataset):
         self, target: TableName, staging: TableName, columns: list[str], merge: bool | None = None
     ) -> list[str]:
         dialect = self._dialect
+        if self._scd2 is not None:
+            tracked = self._scd2.tracked(columns, self._key_columns)
+            versions = version_columns(self._scd2, write_time())
+            return dialect.scd2_statements(
+                target,
+                staging,
+                columns=columns,
+                keys=self._key_columns,
+                tracked=tracked,
+                version=versions,
+            )
         if self._write_mode == "upsert":
             keys, audit = self._key_columns, self._audit_columns
             use_merge = self._use_merge if merge is None else merge
@@ -469,6 +490,22 @@ class JDBCDataset(EtlDataset):
         if self._overwrite_strategy == "replace":
             return dialect.replace_table(target, staging, target.with_name(_staging_name("old")))
         return [dialect.delete_all(target), dialect.insert_select(target, staging, columns)]
+
+    @property
+    def _keyed(self) -> bool:
+        """Whether a batch holds each key at most once (upsert, scd2)."""
+        return self._write_mode in ("upsert", "scd2")
+
+    def _create_target(self, target: TableName, shape: StructType) -> str:
+        """The DDL of a missing target: the batch's shape, keyed; for SCD2 with the version
+        columns, keyed on the keys and ``valid_from``."""
+        if self._scd2 is None:
+            return self._dialect.create_table(target, shape, self._key_columns)
+        return self._dialect.create_table(
+            target,
+            with_version_columns(shape, self._scd2),
+            [*self._key_columns, self._scd2.valid_from],
+        )
 
     def _repeated_keys(self, data: DataFrame, database_says: str) -> WriteRejectedError:
         """The load into the staging table refused a key twice: the error naming the keys."""
