@@ -86,7 +86,7 @@ def test_a_write_mode_typo_names_the_file_and_the_choices(conf_env: Env, pg: Any
     lines = failed(conf_env.run("batch_s3_pg"), 2)
     assert lines[0] == (
         f"Error: Catalog entry 'user_summary' (conf/{conf_env.name}/catalog.yml:1): "
-        "JDBCDataset: unknown write_mode 'upsrt'; use one of append, overwrite, upsert."
+        "JDBCDataset: unknown write_mode 'upsrt'; use one of append, overwrite, upsert, scd2."
     )
     assert lines[-1].startswith("(exit code 2: configuration error;")
     assert summary_rows(pg) == before
