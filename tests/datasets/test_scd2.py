@@ -146,3 +146,19 @@ def test_scd2_settings_are_checked() -> None:
         DeltaDataset(path="/tmp/x", write_mode="scd2", key_columns=["k"], scd2={"deletes": "drop"})
     with pytest.raises(DatasetConfigError, match="needs key_columns"):
         DeltaDataset(path="/tmp/x", write_mode="scd2")
+
+
+def test_a_missing_effective_from_column_is_named_before_anything_is_written(
+    spark: SparkSession, tmp_path: Any
+) -> None:
+    dim = DeltaDataset(
+        path=str(tmp_path / "dim"),
+        write_mode="scd2",
+        key_columns=["customer_id"],
+        scd2={"effective_from": "changed_at"},
+    )
+    with pytest.raises(DatasetError) as raised:
+        dim.save(spark.createDataFrame(FIRST, SCHEMA))
+    assert isinstance(raised.value.__cause__, DatasetConfigError)
+    assert "scd2.effective_from 'changed_at' is not in the data" in str(raised.value)
+    assert not dim.exists()

@@ -63,8 +63,15 @@ class Scd2Settings(BaseModel):
         """The tracked columns among the batch's ``columns``.
 
         Raises:
-            DatasetConfigError: for a tracked column the batch does not have.
+            DatasetConfigError: for a tracked or ``effective_from`` column the batch does not
+                have.
         """
+        if self.effective_from and self.effective_from not in columns:
+            raise DatasetConfigError(
+                f"scd2.effective_from '{self.effective_from}' is not in the data; its columns: "
+                f"{', '.join(columns)}. Add the column in a transform, or remove effective_from "
+                "(versions then start at the write's time)."
+            )
         if self.tracked_columns is None:
             skip = {*keys, *([self.effective_from] if self.effective_from else [])}
             return [c for c in columns if c not in skip]

@@ -9,6 +9,7 @@ file listings).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -258,8 +259,6 @@ class DeltaDataset(EtlDataset):
 
     def _held(self, spark: SparkSession) -> Any:
         if self._lease is None:
-            import contextlib  # noqa: PLC0415 - the no-lease path only
-
             return contextlib.nullcontext()
         lease = TableLease(spark, self._location, self._lease, what=f"DeltaDataset {self._path}")
         return lease.held()
@@ -318,6 +317,7 @@ class DeltaDataset(EtlDataset):
         """SCD2: the first write creates the table with every row current; later ones are one
         ``MERGE`` that closes changed versions and opens new ones."""
         assert self._scd2 is not None  # only an scd2 entry writes versions
+        tracked = self._scd2.tracked(data.columns, self._key_columns)
         now = write_time()
         if creates:
             self._write_files(delta_first_versions(data, self._scd2, now), txn, creates=True)
@@ -326,7 +326,7 @@ class DeltaDataset(EtlDataset):
             DeltaTable.forPath(spark, self._path),
             data,
             keys=self._key_columns,
-            tracked=self._scd2.tracked(data.columns, self._key_columns),
+            tracked=tracked,
             settings=self._scd2,
             now=now,
         )
