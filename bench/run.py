@@ -33,6 +33,7 @@ from spark_etl_example.sample_data import connect_postgres
 
 from bench import data
 from bench.delta import bench_upsert_delta
+from bench.scd2 import bench_scd2_pg
 from bench.streaming import EXAMPLE, StreamPlan, run_stream
 from spark_etl.contracts import default_registry, guarded, use_registry
 from spark_etl.contracts.quality import QualityLedger, QualityRules
@@ -47,7 +48,13 @@ ROUNDS = 5
 #: Rounds of the upsert runs (each on a freshly reset table); a round of 1M rows takes a minute.
 UPSERT_ROUNDS = 5
 CHECKPOINT_MANAGER = "spark.sql.streaming.checkpointFileManagerClass"
-FULL = {"events": 10_000_000, "users": 100_000, "upsert_rows": 1_000_000, "s3_events": 1_000_000}
+FULL = {
+    "events": 10_000_000,
+    "users": 100_000,
+    "upsert_rows": 1_000_000,
+    "s3_events": 1_000_000,
+    "scd2_rows": 1_000_000,
+}
 
 
 @dataclass
@@ -332,6 +339,34 @@ def bench_delta(spark: SparkSession, rows: int, root: str, s3: dict[str, Any]) -
         "hand-written DeltaTable.merge: update all when matched, insert all otherwise",
         notes="spark-etl adds the repeated-key guard, the changed-row condition and the writer "
         "lease",
+        extra=found,
+    )
+
+
+def bench_scd2(spark: SparkSession, rows: int, env: dict[str, str]) -> Result:
+    """A tenth of a dimension's rows changed: JDBCDataset scd2 vs the two SQL statements."""
+    pg = {"user": env["SPARK_ETL_PG_USER"], "password": env["SPARK_ETL_PG_PASSWORD"]}
+    conn = connect_postgres(env)
+    conn.autocommit = True
+    try:
+        found = bench_scd2_pg(
+            spark,
+            rows,
+            url=env["SPARK_ETL_PG_URL"],
+            credentials=pg,
+            conn=conn,
+            median_rounds=median_rounds,
+        )
+    finally:
+        conn.close()
+    return Result(
+        "scd2_pg",
+        rows,
+        found.pop("framework_s"),
+        found.pop("baseline_s"),
+        "one connection: COPY into a staging table, then UPDATE ... FROM and INSERT ... SELECT "
+        "in one transaction",
+        notes="spark-etl with bulk_load: true; it also refuses a batch with a repeated key",
         extra=found,
     )
 
@@ -635,6 +670,7 @@ def run(
         "upsert_delta": lambda: [
             bench_delta(spark, size["upsert_rows"], "s3a://spark-etl-example-lake/bench", s3)
         ],
+        "scd2_pg": lambda: [bench_scd2(spark, size["scd2_rows"], env)],
         "streaming": lambda: bench_streams(spark, env, tmp, streams),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -668,6 +704,7 @@ _ORDER = (
     "upsert_pg",
     "upsert_mysql",
     "upsert_delta",
+    "scd2_pg",
     "streaming",
 )
 

@@ -83,6 +83,8 @@ def observed(observation: Observation) -> dict[str, Any] | None:
     java = observation._jo
     if java is None or not java.future().isCompleted():
         return None
+    if java.getRow().schema() is None:  # completed empty: a MERGE of no rows never ran its source
+        return None
     return dict(observation.get)
 
 

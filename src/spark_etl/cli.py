@@ -83,7 +83,10 @@ def _reporting_failures(command: click.Command) -> click.Command:
                 _log_failure(exc, failure, log_file, _run_names(kwargs))
                 if verbose or os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
                     click.echo(traceback.format_exc(), err=True)
-                click.echo(failure.block(log_file if log_file.is_file() else None), err=True)
+                shown = failure.block(
+                    log_file if log_file.is_file() else None, command=_run_command(kwargs)
+                )
+                click.echo(shown, err=True)
                 raise SystemExit(int(failure.code)) from None
 
     command.callback = callback
@@ -119,6 +122,21 @@ def _catalog_files(env: str | None) -> list[Path]:
     conf = (find_kedro_project(Path.cwd()) or Path.cwd()) / "conf"
     envs = ["base", env or os.environ.get("KEDRO_ENV") or "local"]
     return [p for e in envs for p in sorted((conf / e).glob("**/catalog*.y*ml"))]
+
+
+def _run_command(kwargs: dict[str, Any]) -> str:
+    """``kedro run`` with the run's pipelines, env and parameters (not its node selection)."""
+    run = _run_names(kwargs)
+    words = ["kedro run"]
+    if run["pipeline"] != "__default__":
+        words.append(f"--pipelines {run['pipeline']}")
+    if run["env"]:
+        words.append(f"--env {run['env']}")
+    params = kwargs.get("params")
+    if params:
+        pairs = ",".join(f"{k}={v}" for k, v in dict(params).items())
+        words.append(f'--params "{pairs}"')
+    return " ".join(words)
 
 
 def _run_names(kwargs: dict[str, Any]) -> dict[str, str | None]:

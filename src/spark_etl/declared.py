@@ -30,11 +30,12 @@ A project's ``pipeline_registry.py`` registers them beside its modular pipelines
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -42,10 +43,12 @@ from typing import Any
 
 import jsonschema
 import yaml
+from kedro.framework import project as kedro_project
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline, node, pipeline
 from pyspark.sql import DataFrame
 
+from spark_etl._suggest import did_you_mean
 from spark_etl.exceptions import ConfigError
 from spark_etl.transforms import TransformError, apply, get, validate
 
@@ -289,16 +292,21 @@ def retry_overrides(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     return {d.id: d.spec["retry"] for d in load_declarations(directory) if "retry" in d.spec}
 
 
-def project_pipelines(default: Sequence[str] = ()) -> dict[str, Pipeline]:
+def project_pipelines(
+    default: Sequence[str] = (), combined: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Pipeline]:
     """A project's pipelines: its modular ones (``<package>/pipelines/<name>/``, as Kedro's
     ``find_pipelines`` finds them) and the declared ones; ``__default__`` is the sum of ``default``
-    (all of them when empty).
+    (all of them when empty); each name of ``combined`` is the sum of the pipelines it lists
+    (``{"nightly": ["ingest", "report"]}``: ``kedro run --pipelines nightly`` runs both, in the
+    order their datasets ask for).
 
     Kedro loads only the pipelines a run asks for, so a default pipeline is left out of
-    ``__default__`` when another one was requested.
+    ``__default__`` when another one was requested; a combined pipeline loads its parts itself.
 
     Raises:
-        DeclaredPipelineError: a declared pipeline has the name of a modular one.
+        DeclaredPipelineError: a declared or combined pipeline has the name of another one, or a
+            combined one lists a pipeline the project does not have.
     """
     read = read_declarations()
     declared = _built(read)
@@ -311,6 +319,8 @@ def project_pipelines(default: Sequence[str] = ()) -> dict[str, Pipeline]:
                 "pipelines/ folder; rename one of them."
             )
         pipelines[name] = built
+    for name, parts in (combined or {}).items():
+        pipelines[name] = _combined(name, parts, pipelines)
     chosen = (
         [pipelines[name] for name in default if name in pipelines]
         if default
@@ -318,6 +328,37 @@ def project_pipelines(default: Sequence[str] = ()) -> dict[str, Pipeline]:
     )
     pipelines["__default__"] = sum(chosen, start=Pipeline([]))
     return pipelines
+
+
+def _combined(name: str, parts: Sequence[str], pipelines: dict[str, Pipeline]) -> Pipeline:
+    """The sum of ``parts``, importing the modular ones Kedro's lazy loading left out."""
+    if name in pipelines or name in _modules():
+        raise DeclaredPipelineError(
+            f"Combined pipeline '{name}' has the name of another pipeline; rename one of them."
+        )
+    total = Pipeline([])
+    for part in parts:
+        if part not in pipelines and part in _modules():
+            module = importlib.import_module(f"{kedro_project.PACKAGE_NAME}.pipelines.{part}")
+            pipelines[part] = module.create_pipeline()
+        if part not in pipelines:
+            raise DeclaredPipelineError(
+                f"Combined pipeline '{name}' lists '{part}', which is not a pipeline of the "
+                f"project.{did_you_mean(part, [*pipelines, *_modules()])}"
+            )
+        total += pipelines[part]
+    return total
+
+
+def _modules() -> set[str]:
+    """The names of the project's modular pipelines (its ``pipelines/`` folders)."""
+    if kedro_project.PACKAGE_NAME is None:
+        return set()
+    try:
+        folder = files(f"{kedro_project.PACKAGE_NAME}.pipelines")
+    except ModuleNotFoundError:
+        return set()
+    return {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
 
 
 def _modular_pipelines() -> dict[str, Pipeline]:

@@ -21,6 +21,7 @@ NAMES = {
     "upsert_pg",
     "upsert_mysql",
     "upsert_delta",
+    "scd2_pg",
     "streaming_2k",
 }
 
@@ -54,6 +55,9 @@ def test_every_benchmark_runs_and_reports(
     delta = json.loads((tmp_path / "upsert_delta.json").read_text())["extra"]
     # both merges left 500 old + 500 updated + 500 new rows
     assert delta["rows_after"] == {"framework": 1_500, "baseline": 1_500}
+    scd2 = json.loads((tmp_path / "scd2_pg.json").read_text())["extra"]
+    # both loads closed the 100 changed versions and opened 100 new ones: 1,100, 1,000 current
+    assert scd2["versions_after"] == {"framework": [1_100, 1_000], "baseline": [1_100, 1_000]}
     simple = json.loads((tmp_path / "batch_simple.json").read_text())["extra"]
     assert simple["cpu_s"] > 0 and simple["cpu_ratio"] > 0
     assert "CPU-time ratios of the same runs" in table(results)

@@ -159,6 +159,18 @@ def test_upsert_updates_changed_rows_inserts_new_and_leaves_the_rest(
     assert len(rows_of(ds)) == 4
 
 
+def test_an_empty_batch_upserts_nothing_and_does_not_fail(
+    spark: SparkSession, s3_credentials: dict[str, Any], path: str
+) -> None:
+    # an incremental source with nothing new hands the sink an empty batch every quiet night
+    ds = upserter(path, s3_credentials)
+    ds.save(table(spark, [("a", 1, "d1", T0)]))
+    ds.save(table(spark, []))
+    assert rows_of(ds) == [("a", 1, "d1", T0)]
+    assert len(history(spark, path)) == 1
+    assert ds.last_save is not None and ds.last_save.records in (0, None)
+
+
 def test_upsert_refuses_a_repeated_key_naming_it_and_writes_nothing(
     spark: SparkSession, s3_credentials: dict[str, Any], path: str
 ) -> None:

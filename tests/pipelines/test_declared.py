@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from datagen import transactions, transactions_csv, users
+from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
 from kedro_run import ROOT, create_users_table, put_raw, run_pipeline
 from pyspark.sql import DataFrame, SparkSession
@@ -20,6 +21,7 @@ from spark_etl.declared import (
     DeclaredPipelineError,
     build,
     load_declarations,
+    project_pipelines,
     read_declarations,
     retry_overrides,
 )
@@ -199,3 +201,42 @@ def test_declared_pipeline_runs_end_to_end(
         cur.execute("SELECT country, currency, transactions, revenue FROM country_revenue")
         got = {(c, cur_): [n, rev] for c, cur_, n, rev in cur.fetchall()}
     assert got == dict(expected)
+
+
+@pytest.fixture
+def example_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example project configured as ``kedro`` does, from its folder."""
+    monkeypatch.chdir(ROOT)
+    bootstrap_project(ROOT)
+
+
+def test_a_combined_pipeline_is_the_sum_of_its_parts(example_project: None) -> None:
+    found = project_pipelines(combined={"nightly": ["warehouse_quality", "batch_event_counts"]})
+    parts = {n.name for n in found["warehouse_quality"].nodes} | {
+        n.name for n in found["batch_event_counts"].nodes
+    }
+    assert {n.name for n in found["nightly"].nodes} == parts
+    assert "stage_sales" in parts and "batch_event_counts.0_time_window" in parts
+
+
+@pytest.mark.parametrize(
+    ("combined", "message"),
+    [
+        (
+            {"nightly": ["warehouse_qualty"]},
+            (
+                r"Combined pipeline 'nightly' lists 'warehouse_qualty', which is not a pipeline "
+                r"of the project. Did you mean 'warehouse_quality'\?"
+            ),
+        ),
+        (
+            {"warehouse_star": ["warehouse_quality"]},
+            r"Combined pipeline 'warehouse_star' has the name of another pipeline",
+        ),
+    ],
+)
+def test_combined_pipeline_mistakes_are_named(
+    example_project: None, combined: dict[str, list[str]], message: str
+) -> None:
+    with pytest.raises(DeclaredPipelineError, match=message):
+        project_pipelines(combined=combined)

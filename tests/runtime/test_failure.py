@@ -137,3 +137,30 @@ def test_a_record_that_does_not_parse_names_file_record_and_value(
         "(record [e2,null]): the value 'yesterday' is not a TIMESTAMP."
     )
     assert "DROPMALFORMED" in failure.todo
+
+
+def test_a_failure_after_some_nodes_ends_with_the_command_that_resumes(tmp_path: Path) -> None:
+    error = DataValidationError("rules failed")
+    error.spark_etl_resume_from = ["load_facts", "report"]  # type: ignore[attr-defined]
+    wrapped = DatasetError("saving failed")
+    wrapped.__cause__ = error
+    block = explain(wrapped).block(tmp_path / "run.jsonl", command="kedro run --pipelines n")
+    assert (
+        "Nodes that finished keep their outputs; to run only what did not finish: "
+        'kedro run --pipelines n --from-nodes "load_facts,report"'
+    ) in block.splitlines()
+    assert "--from-nodes" not in explain(DataValidationError("x")).block(command="kedro run")
+
+
+def test_a_privilege_the_database_refused_is_a_matter_of_grants(spark: SparkSession) -> None:
+    # MySQL's refusal: SQLSTATE 42000 (shared with every syntax error), told by its text
+    with pytest.raises(Exception) as info:
+        spark.sql(
+            "SELECT raise_error('java.sql.SQLSyntaxErrorException: INSERT command denied to "
+            "user ''etl''@''localhost'' for table ''facts''')"
+        ).collect()
+    failure = explain(info.value)
+    assert failure.code == ExitCode.CONFIG
+    assert failure.message.startswith("The database refused a privilege: ")
+    assert "INSERT command denied to user" in failure.message
+    assert "grant that user the privilege" in failure.todo

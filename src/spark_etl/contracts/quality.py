@@ -522,7 +522,7 @@ def _result(data: DataFrame, rule: Rule, value: Any, total: int) -> RuleResult:
         rule,
         rate <= rule.max,
         0 if rate <= rule.max else nulls,
-        f"null rate {rate:.3f} ({nulls} of {total})",
+        f"null rate {rate:.3g} ({nulls} of {total})",  # 0.0005 is not 0.000
         column=rule.column,
     )
 

@@ -207,6 +207,17 @@ def version_columns(settings: Scd2Settings, now: str) -> VersionColumns:
     )
 
 
+def versioned_shape(data: DataFrame, settings: Scd2Settings) -> DataFrame:
+    """``data`` with no rows and the version columns: what the table gives back once ``data`` is
+    saved with ``write_mode: scd2`` (a later node of the run reads that)."""
+    return data.limit(0).select(
+        *[F.col(f"`{c}`") for c in data.columns],
+        F.lit(None).cast(TimestampType()).alias(settings.valid_from),
+        F.lit(None).cast(TimestampType()).alias(settings.valid_to),
+        F.lit(None).cast(BooleanType()).alias(settings.is_current),
+    )
+
+
 def with_version_columns(shape: StructType, settings: Scd2Settings) -> StructType:
     """``shape`` and the version columns: the table an SCD2 write creates."""
     return StructType(

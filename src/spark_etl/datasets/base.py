@@ -117,6 +117,11 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         """The columns a save needs in its data, by the catalog entry's options (the keys)."""
         return list(self._key_columns)
 
+    def saved_shape(self, data: DataFrame) -> DataFrame:
+        """What ``load`` returns once ``data`` is saved, with no rows: for checks of a run, where
+        a later node reads this dataset (an SCD2 table adds its version columns)."""
+        return data.limit(0)
+
     def empty_load(self) -> DataFrame:
         """A DataFrame with the columns and types ``load`` returns, and no rows.
 

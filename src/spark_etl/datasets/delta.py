@@ -28,7 +28,13 @@ from spark_etl.datasets._batch_keys import keep_latest, repeated_in_batch
 from spark_etl.datasets._delta_lease import LeaseSettings, TableLease
 from spark_etl.datasets._delta_merge import refuse_schema_change, schema_difference, upsert_merge
 from spark_etl.datasets._s3_location import S3Location
-from spark_etl.datasets._scd2 import delta_first_versions, delta_scd2_merge, parse_scd2, write_time
+from spark_etl.datasets._scd2 import (
+    delta_first_versions,
+    delta_scd2_merge,
+    parse_scd2,
+    versioned_shape,
+    write_time,
+)
 from spark_etl.datasets.base import EtlDataset, check_identifier, stringify_options
 from spark_etl.datasets.exceptions import (
     DatasetConfigError,
@@ -217,6 +223,10 @@ class DeltaDataset(EtlDataset):
         return [row.asDict() for row in rows]
 
     # writing
+
+    def saved_shape(self, data: DataFrame) -> DataFrame:
+        """``data``'s columns, and the version columns of an SCD2 table."""
+        return data.limit(0) if self._scd2 is None else versioned_shape(data, self._scd2)
 
     def required_columns(self) -> list[str]:
         """The keys, the audit columns and ``dedup_order_by`` a save uses."""

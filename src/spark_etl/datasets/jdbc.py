@@ -52,7 +52,13 @@ from spark_etl.datasets._jdbc_keys import (
     repeated_in_staging,
 )
 from spark_etl.datasets._jdbc_values import json_to_nested, nested_to_json
-from spark_etl.datasets._scd2 import parse_scd2, version_columns, with_version_columns, write_time
+from spark_etl.datasets._scd2 import (
+    parse_scd2,
+    version_columns,
+    versioned_shape,
+    with_version_columns,
+    write_time,
+)
 from spark_etl.datasets._streaming import before_commit
 from spark_etl.datasets.base import EtlDataset, LoadMetrics, check_identifier
 from spark_etl.datasets.exceptions import (
@@ -232,6 +238,10 @@ class JDBCDataset(EtlDataset):
         return True
 
     # ------------------------------------------------------------------ read
+    def saved_shape(self, data: DataFrame) -> DataFrame:
+        """``data``'s columns, and the version columns of an SCD2 table."""
+        return data.limit(0) if self._scd2 is None else versioned_shape(data, self._scd2)
+
     def required_columns(self) -> list[str]:
         """The keys, the audit columns and ``dedup_order_by`` a save uses."""
         extra = [*self._audit_columns, *([self._dedup_order_by] if self._dedup_order_by else [])]

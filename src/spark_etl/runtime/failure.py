@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from kedro.validation.exceptions import DataValidationError
 from pydantic import ValidationError
 
 from spark_etl import declared
-from spark_etl._jvm import is_jvm_error, java_error_chain
+from spark_etl._jvm import is_jvm_error, java_error_chain, sql_state
 from spark_etl._suggest import did_you_mean
 from spark_etl.contracts.exceptions import ContractViolationError, GuardFiredError
 from spark_etl.datasets.exceptions import (
@@ -45,6 +45,9 @@ from spark_etl.runtime.timeouts import RunTimeoutError
 from spark_etl.vault.exceptions import VaultError
 
 TRACEBACK_ENV = "SPARK_ETL_TRACEBACK"
+#: The attribute of a run's final error naming the nodes a resumed run starts from (set by the
+#: retrying runner).
+RESUME_FROM = "spark_etl_resume_from"
 #: Lines of an error message shown on the screen; the log file has them all.
 _MAX_LINES = 14
 
@@ -111,20 +114,28 @@ class Failure:
     code: ExitCode
     message: str  # what is wrong and where (its first line is the block's first line)
     todo: str
+    #: the nodes a run of only what did not finish starts from (``--from-nodes``)
+    resume_from: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
         """``configuration``, ``data``, ``unreachable``, ``timeout`` or ``unexpected``."""
         return _KIND[self.code]
 
-    def block(self, log_file: Path | None = None) -> str:
-        """The lines ``kedro run`` ends with."""
+    def block(self, log_file: Path | None = None, command: str | None = None) -> str:
+        """The lines ``kedro run`` ends with; ``command`` is the run's own command line, for
+        the line that resumes it."""
         text = self.message.strip().replace(f"{Path.cwd()}/", "")  # paths as the user typed them
         lines = text.splitlines() or ["(no message)"]
         if len(lines) > _MAX_LINES:
             lines = [*lines[:_MAX_LINES], f"... ({len(lines) - _MAX_LINES} more lines in the log)"]
         lines[0] = f"Error: {lines[0]}"
         out = [*lines, "", f"What to do: {self.todo}"]
+        if self.resume_from and command:
+            out.append(
+                "Nodes that finished keep their outputs; to run only what did not finish: "
+                f'{command} --from-nodes "{",".join(self.resume_from)}"'
+            )
         where = f"; the full report is in {_shown(log_file)}" if log_file is not None else ""
         out.append(f"(exit code {int(self.code)}: {self.kind} error{where})")
         return "\n".join(out)
@@ -146,6 +157,12 @@ def explain(exc: BaseException, catalog_files: list[Path] | None = None) -> Fail
         catalog_files: the run's catalog files, to name the one that declares a dataset that
             could not be created.
     """
+    found = _explained(exc, catalog_files)
+    resume = next((getattr(e, RESUME_FROM) for e in causes(exc) if hasattr(e, RESUME_FROM)), ())
+    return replace(found, resume_from=tuple(resume)) if resume else found
+
+
+def _explained(exc: BaseException, catalog_files: list[Path] | None) -> Failure:
     chain = list(causes(exc))
     missing = _PIPELINE.search(str(exc))
     if missing is not None:
@@ -229,8 +246,29 @@ def _java_failure(java: BaseException) -> Failure:
     if malformed is not None:
         return malformed
     message = names[-1] if names else str(java).splitlines()[0]
+    refused = _refused_privilege(java, message)
+    if refused is not None:
+        return refused
     code = ExitCode.UNREACHABLE if classify(java) == "transient" else ExitCode.FAILED
     return Failure(code, message, _TODO[code])
+
+
+#: MySQL's "INSERT command denied to user ..." (its SQLSTATE, 42000, is every syntax error too)
+_MYSQL_DENIED = re.compile(r"command denied to user|Access denied for user .* to database")
+
+
+def _refused_privilege(java: BaseException, message: str) -> Failure | None:
+    """A database that refused the run's user a privilege (PostgreSQL's 42501, MySQL's
+    ``command denied``): a matter of grants, not of data or of spark-etl."""
+    if sql_state(java) != "42501" and not _MYSQL_DENIED.search(message):
+        return None
+    said = message.split(": ", 1)[1] if message.startswith("org.") and ": " in message else message
+    todo = (
+        "The database refused the user of the dataset's credentials: grant that user the "
+        "privilege named above on the table (or use credentials that have it), then run again. "
+        "The refused write was not committed."
+    )
+    return Failure(ExitCode.CONFIG, f"The database refused a privilege: {said}", todo)
 
 
 def _malformed_record(names: list[str]) -> Failure | None:

@@ -26,6 +26,7 @@ from spark_etl.runtime.declared_hooks import DeclaredPipelineHooks
 from spark_etl.runtime.hooks import SparkHooks
 from spark_etl.runtime.notify_hooks import NotificationHooks
 from spark_etl.runtime.preflight_hooks import PreflightHooks
+from spark_etl.runtime.quality_results import QualityResultHooks
 from spark_etl.runtime.run_hooks import RunHooks
 from spark_etl.runtime.state_hooks import IncrementalStateHooks
 
@@ -38,6 +39,7 @@ HookName = Literal[
     "state",
     "notifications",
     "circuit_breaker",
+    "quality_results",
 ]
 HOOK_NAMES: tuple[HookName, ...] = get_args(HookName)
 
@@ -51,7 +53,8 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
     ``preflight`` (every node of the run checked on empty data before the first write),
     ``state`` (incremental sources resume where the last successful run stopped),
     ``notifications`` (the run's events to email, Teams, Telegram... from notifications.yml),
-    ``circuit_breaker`` (writes to a system that keeps failing fail fast, streams pause).
+    ``circuit_breaker`` (writes to a system that keeps failing fail fast, streams pause),
+    ``quality_results`` (each run's quality results appended to a dataset of ``runtime.yml``).
 
     Raises:
         ValueError: for a name that is not one of those.
@@ -71,6 +74,7 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
         "state": IncrementalStateHooks,
         "notifications": NotificationHooks,
         "circuit_breaker": CircuitBreakerHooks,
+        "quality_results": QualityResultHooks,
     }
     return tuple(made[name]() for name in HOOK_NAMES if name not in skipped)
 
@@ -85,4 +89,5 @@ def project_hooks(*, without: Iterable[str] = ()) -> tuple[object, ...]:
     state_hooks,
     notification_hooks,
     circuit_breaker_hooks,
+    quality_result_hooks,
 ) = project_hooks()

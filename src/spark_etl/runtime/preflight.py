@@ -4,7 +4,8 @@ A mistyped column, parameter or key of the third node must not be found after th
 overwritten its output. Before the run starts, :func:`check_run` walks the pipeline's nodes in
 order and runs each one on empty DataFrames: a source gives its real columns and types and no rows
 (:meth:`~spark_etl.datasets.base.EtlDataset.empty_load`: a file footer, a table's metadata, a Kafka
-contract), an earlier node's output is what that node returned, parameters are the run's. Spark
+contract), an earlier node's output is what that node returned (as its sink would give it back:
+an SCD2 table adds its version columns), parameters are the run's. Spark
 only plans the work, so each node costs milliseconds, and the problems found are the ones the run
 would meet with real data:
 
@@ -96,7 +97,7 @@ def check_run(pipeline: Pipeline, catalog: CatalogProtocol) -> CheckReport:
             if outputs is not None:
                 report.nodes_checked += 1
                 for name, data in outputs.items():
-                    frames[name] = data
+                    frames[name] = _read_back(name, data, catalog)
                     _check_sink(name, data, catalog, problems)
                 continue
         report.nodes_skipped += 1
@@ -121,6 +122,14 @@ def _source(name: str, catalog: CatalogProtocol, problems: list[Problem], unknow
         elif not is_transient(exc):
             logger.debug("Preflight: %s not shaped (%s)", name, exc)
         return None
+
+
+def _read_back(name: str, data: Any, catalog: CatalogProtocol) -> Any:
+    """What a later node loading ``name`` gets: the sink's own shape of the saved data."""
+    dataset = catalog.get(name) if name in catalog else None
+    if isinstance(dataset, EtlDataset) and isinstance(data, DataFrame):
+        return dataset.saved_shape(data)
+    return data
 
 
 def _run_node(node: Node, inputs: dict[str, Any], problems: list[Problem]) -> dict[str, Any] | None:

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from pydantic import BaseModel, ConfigDict, Field
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
@@ -37,6 +36,7 @@ from spark_etl.runtime.classify import classify
 from spark_etl.runtime.context import RunContext, run_name
 from spark_etl.runtime.failure import explain, headline
 from spark_etl.runtime.run_counts import Reconciliation, RunCounts
+from spark_etl.runtime.runtime_settings import DatasetPerPipeline, runtime_config
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -45,26 +45,6 @@ if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
 logger = logging.getLogger("spark_etl.metrics")
-
-
-class DeadLetterSettings(BaseModel):
-    """The ``dead_letter`` section of ``runtime.yml``: a catalog dataset per pipeline."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    default: str | None = None
-    pipelines: dict[str, str | None] = Field(default_factory=dict)
-
-    def for_pipeline(self, name: str) -> str | None:
-        """The dataset of ``name``'s dead letters, if any."""
-        return self.pipelines.get(name, self.default)
-
-
-def _runtime_config(ctx: KedroContext) -> dict[str, Any]:
-    try:
-        return dict(ctx.config_loader["runtime"] or {})
-    except KeyError:
-        return {}
 
 
 class RunHooks:
@@ -81,7 +61,7 @@ class RunHooks:
         #: the run that goes on and its settings: the log filter and the runner read it
         self.run_context = RunContext()
         self._catalog: CatalogProtocol | None = None
-        self._dead_letter = DeadLetterSettings()
+        self._dead_letter = DatasetPerPipeline()
         self._started = 0.0
         self._node_started: dict[str, float] = {}
         self._saved: Counter[str] = Counter()
@@ -97,7 +77,7 @@ class RunHooks:
         self.run_context.log_file = logs.install(
             self.run_context, project_path=context.project_path
         )
-        raw = _runtime_config(context)
+        raw = runtime_config(context)
         retry_conf = dict(raw.get("retry") or {})
         if self._declared_retry is not None:
             retry_conf["pipelines"] = {
@@ -108,7 +88,7 @@ class RunHooks:
         self.run_context.timeouts = timeouts.parse_timeout_settings(raw.get("timeouts"))
         self.run_context.max_duration_s = streaming.max_duration_s(raw.get("streaming"))
         self._dead_letter = validated(
-            DeadLetterSettings,
+            DatasetPerPipeline,
             raw.get("dead_letter"),
             key="dead_letter",
             what="dead_letter settings",
@@ -169,6 +149,11 @@ class RunHooks:
             return count
 
         return write
+
+    @hook_impl
+    def before_dataset_loaded(self, node: Node) -> None:
+        """Name the node whose inputs Kedro loads (before it runs) in the events of the load."""
+        self.run_context.node = node.name
 
     @hook_impl
     def before_node_run(self, node: Node) -> None:

@@ -18,6 +18,7 @@ restarts from its checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from spark_etl.contracts.guards import CHECK_ERRORS, explanation
 from spark_etl.exceptions import causes
 from spark_etl.runtime.classify import classify, is_transient
 from spark_etl.runtime.context import RunContext, find_run_context
-from spark_etl.runtime.failure import headline
+from spark_etl.runtime.failure import RESUME_FROM, headline
 from spark_etl.runtime.retry import RetryPolicy
 from spark_etl.runtime.streaming import await_queries, max_duration_s
 from spark_etl.runtime.watchdog import Watchdog
@@ -74,6 +75,14 @@ class _DoneNodes:
         if node in self._unsaved and not self._unsaved[node]:
             del self._unsaved[node]
             self.done.add(node)
+
+
+def _resumable(error: BaseException, start: list[str]) -> BaseException:
+    """``error``, carrying the nodes to resume from (the command line prints them)."""
+    if start:
+        with contextlib.suppress(AttributeError):  # an exception type with __slots__
+            setattr(error, RESUME_FROM, start)
+    return error
 
 
 def _check_failure(exc: BaseException) -> Exception | None:
@@ -139,15 +148,17 @@ class RetryingRunner(SequentialRunner):
                         super()._run(todo[0], catalog, hook_manager, run_id)
                         self._await_streams(limit, watchdog)
                     except Exception as exc:
-                        todo[0] = self._remaining(pipeline, tracker.done, catalog)
+                        start = self._resume_from(pipeline, tracker.done, catalog)
+                        todo[0] = pipeline.from_nodes(*start) if start else pipeline
                         timed_out = watchdog.failed(exc)
                         if timed_out is not exc:
                             self._report(timed_out, attempt.retry_state.attempt_number, policy)
-                            raise timed_out from exc
+                            raise _resumable(timed_out, start) from exc
                         failure = _check_failure(exc)
                         self._report(failure or exc, attempt.retry_state.attempt_number, policy)
                         if failure is not None:
-                            raise failure from failure.__cause__
+                            raise _resumable(failure, start) from failure.__cause__
+                        _resumable(exc, start)
                         raise
         finally:
             watchdog.stop()
@@ -165,12 +176,12 @@ class RetryingRunner(SequentialRunner):
             await_queries(spark, limit_s)
 
     @staticmethod
-    def _remaining(pipeline: Pipeline, done: set[Node], catalog: CatalogProtocol) -> Pipeline:
+    def _resume_from(pipeline: Pipeline, done: set[Node], catalog: CatalogProtocol) -> list[str]:
+        """The nodes to start again from (Kedro's ``--from-nodes``); none when none finished."""
         unfinished = set(pipeline.nodes) - done
-        if not done:
-            return pipeline
-        start = _find_nodes_to_resume_from(pipeline, unfinished, catalog)
-        return pipeline.from_nodes(*start) if start else pipeline
+        if not done or not unfinished:
+            return []
+        return sorted(_find_nodes_to_resume_from(pipeline, unfinished, catalog))
 
     @staticmethod
     def _report(exc: Exception, attempt: int, policy: RetryPolicy) -> None:

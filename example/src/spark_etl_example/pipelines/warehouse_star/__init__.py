@@ -1,0 +1,5 @@
+"""``warehouse_star``: see docs/gallery.md."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
