@@ -72,8 +72,15 @@ class Declaration:
         """The pipeline's name."""
         return str(self.spec["id"])
 
+    @property
+    def parts(self) -> list[str]:
+        """The pipelines a combined declaration runs together (empty for one with steps)."""
+        return [str(p) for p in self.spec.get("pipelines") or []]
+
     def datasets(self) -> dict[str, str]:
         """Every catalog dataset the file names, with the JSON path that names it."""
+        if self.parts:
+            return {}
         named = {name: f"$.sources[{i}]" for i, name in enumerate(self.spec["sources"])}
         for i, step in enumerate(self.spec["steps"]):
             for key, name in (step.get("inputs") or {}).items():
@@ -215,6 +222,14 @@ def _load(path: Path, schema: dict[str, Any]) -> Declaration:
         spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DeclaredPipelineError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from exc
+    if isinstance(spec, dict) and "pipelines" in spec:
+        extra = [key for key in ("sources", "steps", "sink") if key in spec]
+        if extra:
+            them = "them" if len(extra) > 1 else "it"
+            raise DeclaredPipelineError(
+                f"{path}: $.{extra[0]}: a combined pipeline (pipelines: [...]) runs other "
+                f"pipelines and has no {', '.join(extra)}; remove {them}, or remove pipelines."
+            )
     errors = sorted(
         jsonschema.Draft202012Validator(schema).iter_errors(spec),
         key=lambda e: list(e.absolute_path),
@@ -222,7 +237,7 @@ def _load(path: Path, schema: dict[str, Any]) -> Declaration:
     if errors:
         details = "; ".join(f"{e.json_path}: {e.message}" for e in errors)
         raise DeclaredPipelineError(f"{path}: {details} (see {schema_path()}).")
-    for i, step in enumerate(spec["steps"]):
+    for i, step in enumerate(spec.get("steps") or []):
         _check_step(path, i, step)
     return Declaration(path=path, spec=spec)
 
@@ -284,7 +299,7 @@ def _built(read: Declarations) -> dict[str, Pipeline]:
                 "error": str(skipped.error),
             },
         )
-    return {d.id: build(d) for d in read.found}
+    return {d.id: build(d) for d in read.found if not d.parts}
 
 
 def retry_overrides(directory: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -297,9 +312,10 @@ def project_pipelines(
 ) -> dict[str, Pipeline]:
     """A project's pipelines: its modular ones (``<package>/pipelines/<name>/``, as Kedro's
     ``find_pipelines`` finds them) and the declared ones; ``__default__`` is the sum of ``default``
-    (all of them when empty); each name of ``combined`` is the sum of the pipelines it lists
-    (``{"nightly": ["ingest", "report"]}``: ``kedro run --pipelines nightly`` runs both, in the
-    order their datasets ask for).
+    (all of them when empty); each name of ``combined``, and each declared file with
+    ``pipelines: [...]``, is the sum of the pipelines it lists (``{"nightly": ["ingest",
+    "report"]}``: ``kedro run --pipelines nightly`` runs both, in the order their datasets ask
+    for).
 
     Kedro loads only the pipelines a run asks for, so a default pipeline is left out of
     ``__default__`` when another one was requested; a combined pipeline loads its parts itself.
@@ -310,6 +326,13 @@ def project_pipelines(
     """
     read = read_declarations()
     declared = _built(read)
+    combinations = {d.id: d.parts for d in read.found if d.parts}
+    both = set(combinations) & set(combined or {})
+    if both:
+        raise DeclaredPipelineError(
+            f"Combined pipeline(s) {sorted(both)} are declared in conf/ and in the registry; "
+            "keep one of them."
+        )
     pipelines = _modular_pipelines()
     pipelines.pop("__default__", None)
     for name, built in declared.items():
@@ -319,7 +342,7 @@ def project_pipelines(
                 "pipelines/ folder; rename one of them."
             )
         pipelines[name] = built
-    for name, parts in (combined or {}).items():
+    for name, parts in {**combinations, **(combined or {})}.items():
         pipelines[name] = _combined(name, parts, pipelines)
     chosen = (
         [pipelines[name] for name in default if name in pipelines]

@@ -74,7 +74,7 @@ def test_a_partial_run_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None
     for source in results.glob("*.json"):
         (tmp_path / source.name).write_text(source.read_text())
     rerun = json.loads((tmp_path / "upsert_pg.json").read_text())
-    rerun.update(date="2026-12-01", framework_rps=123_456.0)
+    rerun.update(date="2026-12-03", framework_rps=123_456.0)
     (tmp_path / "upsert_pg.json").write_text(json.dumps(rerun))
 
     rows = recorded(tmp_path)
@@ -89,10 +89,10 @@ def test_a_partial_run_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None
         "upsert_pg",
         "upsert_mysql",
     ]
-    assert names[7:] == ["streaming_50k", "streaming_100k"]
+    assert names[7:] == ["upsert_delta", "scd2_pg", "streaming_50k", "streaming_100k"]
     text = table(rows)
     assert "| upsert_pg | 1,000,000 | 123,456 |" in text
-    assert text.startswith("Run 2026-11-30 to 2026-12-01 at scale 1.0")
+    assert text.startswith("Run 2026-11-30 to 2026-12-03 at scale 1.0")
 
 
 def test_streaming_measures_after_one_warm_up_run_of_each_query(

@@ -70,7 +70,10 @@ def test_the_example_declares_its_chains_of_transforms() -> None:
         "batch_pg_mysql_kafka",
         "streaming_kafka_pg",
         "streaming_kafka_s3",
+        "warehouse",  # a combination: pipelines, no steps
     ]
+    (combined,) = [d for d in declarations if d.parts]
+    assert combined.parts == ["warehouse_quality", "warehouse_star", "warehouse_lake"]
 
 
 @pytest.mark.parametrize(
@@ -208,6 +211,28 @@ def example_project(monkeypatch: pytest.MonkeyPatch) -> None:
     """The example project configured as ``kedro`` does, from its folder."""
     monkeypatch.chdir(ROOT)
     bootstrap_project(ROOT)
+
+
+def test_a_declared_combination_is_the_sum_of_its_parts(example_project: None) -> None:
+    found = project_pipelines()
+    names = {n.name for n in found["warehouse"].nodes}
+    assert names == {
+        n.name
+        for part in ("warehouse_quality", "warehouse_star", "warehouse_lake")
+        for n in found[part].nodes
+    }
+    assert "load_fact_sales" in names
+
+
+def test_a_combination_lists_pipelines_and_nothing_else(tmp_path: Path) -> None:
+    write(tmp_path, "nightly", {"id": "nightly", "pipelines": ["a"], "steps": GOOD["steps"]})
+    write(tmp_path, "empty", {"id": "empty", "pipelines": []})
+    skipped = {s.id: str(s.error) for s in read_declarations([tmp_path]).skipped}
+    assert (
+        "nightly.yml: $.steps: a combined pipeline (pipelines: [...]) runs other pipelines "
+        "and has no steps; remove it, or remove pipelines." in skipped["nightly"]
+    )
+    assert "$.pipelines: [] should be non-empty" in skipped["empty"]
 
 
 def test_a_combined_pipeline_is_the_sum_of_its_parts(example_project: None) -> None:

@@ -7,9 +7,6 @@ from spark_etl.declared import project_pipelines
 
 #: What ``kedro run`` without ``--pipelines`` runs.
 DEFAULT = ("batch_s3_pg", "batch_event_counts")
-#: The warehouse gallery's nightly job (docs/gallery.md): check and stage the shop's tables, load
-#: the star schema, then the lake's copy of the facts.
-WAREHOUSE = ("warehouse_quality", "warehouse_star", "warehouse_lake")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -18,4 +15,4 @@ def register_pipelines() -> dict[str, Pipeline]:
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
-    return project_pipelines(default=DEFAULT, combined={"warehouse": WAREHOUSE})
+    return project_pipelines(default=DEFAULT)

@@ -277,8 +277,7 @@ class DeltaDataset(EtlDataset):
         """The table's latest version (``None``: no table yet)."""
         if not DeltaTable.isDeltaTable(spark, self._path):
             return None
-        row = DeltaTable.forPath(spark, self._path).history(1).select("version").first()
-        return None if row is None else int(row[0])
+        return _snapshot_version(DeltaTable.forPath(spark, self._path))
 
     def _check_schema(self, spark: SparkSession, data: DataFrame) -> None:
         table = spark.read.format("delta").load(self._path).schema
@@ -362,12 +361,9 @@ class DeltaDataset(EtlDataset):
         """Log the write's commit: version, operation and Delta's metrics of it (none: the
         write changed nothing, as a ``MERGE`` of rows the table holds already, or a replayed
         micro-batch)."""
-        row = (
-            DeltaTable.forPath(spark, self._path)
-            .history(1)
-            .select("version", "operation", "operationMetrics")
-            .first()
-        )
+        table = DeltaTable.forPath(spark, self._path)
+        unchanged = before is not None and _snapshot_version(table) <= before
+        row = None if unchanged else table.history(1).select(*_COMMIT_FIELDS).first()
         if row is None or (before is not None and int(row[0]) <= before):
             logger.info(
                 "DeltaDataset %s: nothing changed, no new version",
@@ -469,6 +465,16 @@ class DeltaDataset(EtlDataset):
                 "Run again (the runner retries this)."
             )
         return None
+
+
+#: What the ``delta_commit`` event tells of a commit (Delta's history).
+_COMMIT_FIELDS = ("version", "operation", "operationMetrics")
+
+
+def _snapshot_version(table: DeltaTable) -> int:
+    """The version of ``table`` as ``DeltaTable.forPath`` brought it up to date, or as this driver
+    last committed it: the log's snapshot, without the Spark job of a history query."""
+    return int(table._jdt.deltaLog().unsafeVolatileSnapshot().version())
 
 
 def _execute(spark: SparkSession, merge: Any, txn: tuple[str, int] | None) -> None:
