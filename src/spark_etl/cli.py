@@ -124,8 +124,27 @@ def _catalog_files(env: str | None) -> list[Path]:
     return [p for e in envs for p in sorted((conf / e).glob("**/catalog*.y*ml"))]
 
 
-def _run_command(kwargs: dict[str, Any]) -> str:
-    """``kedro run`` with the run's pipelines, env and parameters (not its node selection)."""
+#: ``kedro run``'s options that select nodes: a run given one is resumed by adding to its line.
+#: (``--from-nodes`` is not one: the resume's own replaces it.)
+_NODE_SELECTION = (
+    "tags",
+    "node_names",
+    "to_nodes",
+    "from_inputs",
+    "to_outputs",
+    "namespaces",
+    "load_versions",
+    "conf_source",
+    "only_missing_outputs",
+)
+
+
+def _run_command(kwargs: dict[str, Any]) -> str | None:
+    """``kedro run`` with the run's pipelines, env and parameters; ``None`` when the run had
+    other options (node selections, a runner, a conf source), which the user's own command line
+    keeps better than a rebuilt one."""
+    if any(kwargs.get(option) for option in _NODE_SELECTION):
+        return None
     run = _run_names(kwargs)
     words = ["kedro run"]
     if run["pipeline"] != "__default__":

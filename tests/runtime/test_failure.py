@@ -150,6 +150,10 @@ def test_a_failure_after_some_nodes_ends_with_the_command_that_resumes(tmp_path:
         'kedro run --pipelines n --from-nodes "load_facts,report"'
     ) in block.splitlines()
     assert "--from-nodes" not in explain(DataValidationError("x")).block(command="kedro run")
+    # a run with its own node selection: the options to add, not a rebuilt command line
+    assert block.replace("kedro run --pipelines n ", "add ").replace(
+        '"load_facts,report"', '"load_facts,report" to the command line'
+    ) == explain(wrapped).block(tmp_path / "run.jsonl")
 
 
 def test_a_privilege_the_database_refused_is_a_matter_of_grants(spark: SparkSession) -> None:

@@ -124,17 +124,18 @@ class Failure:
 
     def block(self, log_file: Path | None = None, command: str | None = None) -> str:
         """The lines ``kedro run`` ends with; ``command`` is the run's own command line, for
-        the line that resumes it."""
+        the line that resumes it (without it, the options to add are named)."""
         text = self.message.strip().replace(f"{Path.cwd()}/", "")  # paths as the user typed them
         lines = text.splitlines() or ["(no message)"]
         if len(lines) > _MAX_LINES:
             lines = [*lines[:_MAX_LINES], f"... ({len(lines) - _MAX_LINES} more lines in the log)"]
         lines[0] = f"Error: {lines[0]}"
         out = [*lines, "", f"What to do: {self.todo}"]
-        if self.resume_from and command:
+        if self.resume_from:
+            nodes = f'--from-nodes "{",".join(self.resume_from)}"'
             out.append(
                 "Nodes that finished keep their outputs; to run only what did not finish: "
-                f'{command} --from-nodes "{",".join(self.resume_from)}"'
+                + (f"{command} {nodes}" if command else f"add {nodes} to the command line")
             )
         where = f"; the full report is in {_shown(log_file)}" if log_file is not None else ""
         out.append(f"(exit code {int(self.code)}: {self.kind} error{where})")
