@@ -399,3 +399,55 @@ def test_two_processes_appending_to_one_table_lose_no_commit(
     assert read.select("id").distinct().count() == (mine + batches) * rows
     assert read.filter("source = 'writer'").count() == batches * rows
     assert [v for v, _, _ in history(spark, path)] == list(range(mine + batches))
+
+
+def test_a_stream_killed_after_its_sink_committed_writes_the_batch_once_on_restart(
+    spark: SparkSession, tmp_path: Any
+) -> None:
+    """A real streaming query (its own driver) dies right after the sink's commit of batch 0,
+    before Spark marks the batch done; restarted from its checkpoint, it replays batch 0, which
+    Delta finds committed for the query already (txnAppId/txnVersion) and skips."""
+    source, table_path, checkpoint = tmp_path / "in", tmp_path / "table", tmp_path / "ckpt"
+    source.mkdir()
+    (source / "part-0.json").write_text(
+        "\n".join(json.dumps({"id": i, "v": "first"}) for i in (1, 2, 3)) + "\n"
+    )
+    (source / "part-1.json").write_text(
+        "\n".join(json.dumps({"id": i, "v": "second"}) for i in (3, 4, 5)) + "\n"
+    )
+    # a file source takes its files oldest first: part-0 is batch 0, part-1 batch 1
+    now = time.time()
+    os.utime(source / "part-0.json", (now - 60, now - 60))
+    env = {**os.environ, "PYTHONPATH": str(SUPPORT)}
+    command = [sys.executable, str(SUPPORT / "delta_stream_writer.py"), str(source)]
+    command += [str(table_path), str(checkpoint)]
+
+    killed = subprocess.run(
+        [*command, "--die-after-first-batch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == 137, killed.stderr[-3000:]
+    assert killed.stdout.strip() == "batch 0 written"
+    assert (checkpoint / "offsets" / "0").is_file()
+    assert not (checkpoint / "commits" / "0").exists()  # Spark will replay batch 0
+    assert len(history(spark, str(table_path))) == 1
+
+    restarted = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    assert restarted.stdout.strip() == "done"
+    rows = spark.read.format("delta").load(str(table_path)).orderBy("id").collect()
+    assert [(r["id"], r["v"]) for r in rows] == [
+        (1, "first"),
+        (2, "first"),
+        (3, "second"),
+        (4, "second"),
+        (5, "second"),
+    ]
+    # batch 0's replay committed nothing: the first write, then batch 1's MERGE
+    assert [op for _, op, _ in history(spark, str(table_path))] == ["WRITE", "MERGE"]
