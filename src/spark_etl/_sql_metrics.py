@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +57,8 @@ class PlanNode:
     rows: int | None
     #: the rows its inputs gave it, where Spark counted them (``None``: not known)
     rows_in: int | None = None
+    #: its metrics that are counts, by the name Spark shows (``number of source rows``)
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def is_scan(self) -> bool:
@@ -77,9 +79,11 @@ class PlanNode:
 @dataclass(frozen=True)
 class WriteJob:
     """What Spark recorded of the job that wrote a save's data (the last of its executions that
-    read a source; an earlier one is a pass of checks)."""
+    read a source; an earlier one is a pass of checks), and the commands the save ran."""
 
     nodes: tuple[PlanNode, ...] = field(default_factory=tuple)
+    #: the command operators (``Execute MergeIntoCommand``...) of all the save's executions
+    commands: tuple[PlanNode, ...] = field(default_factory=tuple)
 
     @property
     def scans(self) -> list[PlanNode]:
@@ -104,6 +108,14 @@ class WriteJob:
         for node in self.nodes:
             if _FILE_WRITE_NODE in node.name and node.rows is not None:
                 return node.rows
+        return None
+
+    def command_count(self, command: str, metric: str) -> int | None:
+        """A count the command ``command`` (``MergeIntoCommand``) recorded, by the name Spark
+        shows it under (``None``: the save ran no such command, or it did not count that)."""
+        for node in self.commands:
+            if node.name == f"Execute {command}" and metric in node.counts:
+                return node.counts[metric]
         return None
 
 
@@ -132,7 +144,8 @@ def write_job(spark: SparkSession, description: str) -> WriteJob | None:
     if not executions:
         return None
     reading = [e for e in executions if any(n.is_scan for n in e)]
-    return WriteJob(tuple((reading or executions)[-1]))
+    commands = tuple(n for e in executions for n in e if n.name.startswith("Execute "))
+    return WriteJob(tuple((reading or executions)[-1]), commands)
 
 
 def _executions(spark: SparkSession, description: str) -> list[list[PlanNode]]:
@@ -155,16 +168,18 @@ def _nodes(store: Any, execution_id: Any) -> list[PlanNode]:
     values = _scala_map(store.executionMetrics(execution_id))
     graph = store.planGraph(execution_id)
     found: dict[int, tuple[str, str, int | None]] = {}
+    counts: dict[int, dict[str, int]] = {}
     nodes = graph.allNodes().iterator()
     while nodes.hasNext():
         node = nodes.next()
-        rows = None
+        counted = counts.setdefault(int(node.id()), {})
         metrics = node.metrics().iterator()
         while metrics.hasNext():
             metric = metrics.next()
-            value = values.get(int(metric.accumulatorId()))
-            if metric.name() == _OUTPUT_ROWS and value is not None:
-                rows = int(str(value).replace(",", ""))
+            value = _count(values.get(int(metric.accumulatorId())))
+            if value is not None:
+                counted[str(metric.name())] = value
+        rows = counted.get(_OUTPUT_ROWS)
         found[int(node.id())] = (str(node.name()).strip(), str(node.desc()), rows)
     children: dict[int, list[int]] = {}
     edges = graph.edges().iterator()
@@ -191,7 +206,17 @@ def _nodes(store: Any, execution_id: Any) -> list[PlanNode]:
             return None
         return sum(c for c in counted if c is not None)
 
-    return [PlanNode(name, desc, rows, rows_in(i)) for i, (name, desc, rows) in found.items()]
+    return [
+        PlanNode(name, desc, rows, rows_in(i), counts[i]) for i, (name, desc, rows) in found.items()
+    ]
+
+
+def _count(value: str | None) -> int | None:
+    """A metric's value if it is a count (``1,539``; not a time or a size with its unit)."""
+    if value is None:
+        return None
+    digits = value.replace(",", "")
+    return int(digits) if digits.isdigit() else None
 
 
 def _may_change_count(name: str) -> bool:

@@ -159,6 +159,19 @@ def test_upsert_updates_changed_rows_inserts_new_and_leaves_the_rest(
     assert len(rows_of(ds)) == 4
 
 
+def test_an_upsert_of_keys_alone_inserts_the_new_keys_and_counts_the_batch(
+    spark: SparkSession, s3_credentials: dict[str, Any], path: str
+) -> None:
+    # no column but the key to compare: the MERGE only inserts (Delta's insert-only path)
+    ds = DeltaDataset(
+        path=path, write_mode="upsert", key_columns=["id"], credentials=s3_credentials
+    )
+    ds.save(spark.createDataFrame([("a",), ("b",)], "id STRING"))
+    ds.save(spark.createDataFrame([("b",), ("c",), ("d",)], "id STRING"))
+    assert rows_of(ds) == [("a",), ("b",), ("c",), ("d",)]
+    assert ds.last_save is not None and ds.last_save.records == 3
+
+
 def test_an_empty_batch_upserts_nothing_and_does_not_fail(
     spark: SparkSession, s3_credentials: dict[str, Any], path: str
 ) -> None:

@@ -116,7 +116,10 @@ def test_delta_scd2_opens_closes_and_keeps_versions(
         scd2={"deletes": "close"},
     )
     dim.save(spark.createDataFrame(FIRST, SCHEMA))
+    assert dim.last_save is not None and dim.last_save.records == 2
     dim.save(spark.createDataFrame(SECOND, SCHEMA))
+    # the batch's rows, though the MERGE's source holds c1's changed row twice
+    assert dim.last_save.records == 3
     spark.read.format("delta").load(path).createOrReplaceTempView(unique_name)
     rows = [tuple(r) for r in spark.sql(versions_sql(unique_name)).collect()]
     assert shape(rows) == [
@@ -128,7 +131,9 @@ def test_delta_scd2_opens_closes_and_keeps_versions(
     versions = len(dim.history())
     dim.save(spark.createDataFrame(SECOND, SCHEMA))  # a re-run: no new version of the table
     assert len(dim.history()) == versions
+    assert dim.last_save.records == 3
     dim.save(spark.createDataFrame([("c3", "Cara", "Oslo")], SCHEMA))  # c1, c2 deleted
+    assert dim.last_save.records == 1
     spark.read.format("delta").load(path).createOrReplaceTempView(unique_name)
     rows = [tuple(r) for r in spark.sql(versions_sql(unique_name)).collect()]
     assert shape(rows) == [

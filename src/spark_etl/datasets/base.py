@@ -217,8 +217,8 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
 
         description, records = self._guarded(write)
         job = write_job(spark, description)
-        if records is None and job is not None:
-            records = job.file_rows_written()
+        if records is None:
+            records = self._rows_written(job)
         self.last_save = SaveMetrics(
             records=records,
             duration_s=round(time.perf_counter() - started, 3),
@@ -237,6 +237,12 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         observation = Observation(f"spark_etl_save_{uuid.uuid4().hex}")
         self._save_batch(data.observe(observation, F.count(F.lit(1)).alias("rows")))
         return _observed_rows(observation)
+
+    def _rows_written(self, job: WriteJob | None) -> int | None:
+        """The rows a save wrote that :meth:`_save_counted` left uncounted
+        (:attr:`ROWS_FROM_WRITE_METRICS`), from what Spark recorded of its job: a file write's
+        own count."""
+        return job.file_rows_written() if job is not None else None
 
     def target_label(self) -> str:
         """What the dataset reads and writes, for people (a path, a table, a topic)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import re
 from typing import Any, ClassVar
@@ -21,8 +22,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from spark_etl._durations import duration
-from spark_etl._jvm import java_error_chain
-from spark_etl._sql_metrics import PlanNode
+from spark_etl._jvm import java_error_chain, jvm_of
+from spark_etl._sql_metrics import PlanNode, WriteJob
 from spark_etl.contracts.guards import guard
 from spark_etl.datasets._batch_keys import keep_latest, repeated_in_batch
 from spark_etl.datasets._delta_lease import LeaseSettings, TableLease
@@ -95,6 +96,8 @@ class DeltaDataset(EtlDataset):
     process writing the same table waits for the first instead of losing a commit.
     """
 
+    #: Delta counts the rows it writes (its commit's metrics, the ``MERGE`` command's)
+    ROWS_FROM_WRITE_METRICS = True
     SUPPORTED_WRITE_MODES: ClassVar[frozenset[str]] = frozenset(
         {"append", "overwrite", "upsert", "scd2"}
     )
@@ -184,6 +187,9 @@ class DeltaDataset(EtlDataset):
         self._replace_where = replace_where
         self._evolution = bool(schema_evolution)
         self._lease = _lease_settings(writer_lease, self._path)
+        #: what the last write did (``files``, ``merge``, ``scd2_merge``) and its commit's metrics
+        self._wrote = "files"
+        self._committed: dict[str, int] | None = None
         self._scd2 = parse_scd2(scd2, self._write_mode, f"DeltaDataset '{self._path}'")
         self._table_properties = stringify_options(
             {**self.DEFAULT_TABLE_PROPERTIES, **(table_properties or {})}
@@ -265,7 +271,20 @@ class DeltaDataset(EtlDataset):
                 self._merge(spark, data, txn)
             else:
                 self._write_files(data, txn, creates=before is None)
-            self._log_commit(spark, before)
+            self._committed = self._log_commit(spark, before)
+
+    def _rows_written(self, job: WriteJob | None) -> int | None:
+        """The batch's rows, as Delta counted them: a ``MERGE`` counts its source rows (also
+        when it changed nothing and committed nothing; an SCD2 source holds each changed row
+        twice, once per row it closes), a file write its commit's output rows."""
+        if self._wrote == "files":
+            return (self._committed or {}).get("numOutputRows")
+        source = job.command_count(_MERGE_COMMAND, "number of source rows") if job else None
+        if source is None or self._wrote == "merge":
+            return source
+        assert job is not None  # a counted source came from the job
+        closed = job.command_count(_MERGE_COMMAND, "number of rows updated by a matched clause")
+        return source - (closed or 0)
 
     def _held(self, spark: SparkSession) -> Any:
         if self._lease is None:
@@ -318,6 +337,7 @@ class DeltaDataset(EtlDataset):
             evolution=self._evolution,
             table_columns=target.toDF().columns,
         )
+        self._wrote = "merge"
         _execute(spark, merge, txn)
 
     def _write_versions(
@@ -339,6 +359,7 @@ class DeltaDataset(EtlDataset):
             settings=self._scd2,
             now=now,
         )
+        self._wrote = "scd2_merge"
         _execute(spark, merge, txn)
 
     def _write_files(self, data: DataFrame, txn: tuple[str, int] | None, *, creates: bool) -> None:
@@ -352,39 +373,42 @@ class DeltaDataset(EtlDataset):
             options["mergeSchema"] = "true"
         if txn is not None:
             options["txnAppId"], options["txnVersion"] = txn[0], str(txn[1])
+        self._wrote = "files"
         writer = data.write.format("delta").mode(mode).options(**options)
         if self._partition_by:
             writer = writer.partitionBy(*self._partition_by)
         writer.save(self._path)
 
-    def _log_commit(self, spark: SparkSession, before: int | None) -> None:
-        """Log the write's commit: version, operation and Delta's metrics of it (none: the
-        write changed nothing, as a ``MERGE`` of rows the table holds already, or a replayed
-        micro-batch)."""
+    def _log_commit(self, spark: SparkSession, before: int | None) -> dict[str, int] | None:
+        """Log the write's commit: version, operation and Delta's metrics of it, which it
+        returns (``None``: the write changed nothing, as a ``MERGE`` of rows the table holds
+        already, or a replayed micro-batch)."""
         table = DeltaTable.forPath(spark, self._path)
-        unchanged = before is not None and _snapshot_version(table) <= before
-        row = None if unchanged else table.history(1).select(*_COMMIT_FIELDS).first()
-        if row is None or (before is not None and int(row[0]) <= before):
+        version = _snapshot_version(table)
+        if before is not None and version <= before:
             logger.info(
                 "DeltaDataset %s: nothing changed, no new version",
                 self._path,
                 extra={"event": "delta_commit", "path": self._path, "version": before},
             )
-            return
-        metrics = row["operationMetrics"] or {}
+            return None
+        commit = _commit_info(spark, table, version)
+        raw = commit.get("operationMetrics") or {}
+        metrics = {k: int(v) for k, v in raw.items() if str(v).isdigit()}
         logger.info(
             "DeltaDataset %s: version %s (%s)",
             self._path,
-            row[0],
-            row["operation"],
+            version,
+            commit.get("operation"),
             extra={
                 "event": "delta_commit",
                 "path": self._path,
-                "version": int(row[0]),
-                "operation": row["operation"],
-                "metrics": {k: int(v) for k, v in metrics.items() if str(v).isdigit()},
+                "version": version,
+                "operation": commit.get("operation"),
+                "metrics": metrics,
             },
         )
+        return metrics
 
     def _commits_atomically(self) -> bool:
         """A Delta write becomes visible with its commit, or not at all."""
@@ -467,14 +491,28 @@ class DeltaDataset(EtlDataset):
         return None
 
 
-#: What the ``delta_commit`` event tells of a commit (Delta's history).
-_COMMIT_FIELDS = ("version", "operation", "operationMetrics")
+#: The command a ``MERGE`` runs as, in Spark's SQL plans.
+_MERGE_COMMAND = "MergeIntoCommand"
 
 
 def _snapshot_version(table: DeltaTable) -> int:
     """The version of ``table`` as ``DeltaTable.forPath`` brought it up to date, or as this driver
     last committed it: the log's snapshot, without the Spark job of a history query."""
     return int(table._jdt.deltaLog().unsafeVolatileSnapshot().version())
+
+
+def _commit_info(spark: SparkSession, table: DeltaTable, version: int) -> dict[str, Any]:
+    """The ``commitInfo`` action of the commit ``version`` of ``table`` (its operation and
+    metrics), read from the commit's file in the log (``<version, 20 digits>.json``, Delta's
+    protocol), where a history query would run a Spark job over the log."""
+    log = table._jdt.deltaLog()
+    commit_file = jvm_of(spark).org.apache.hadoop.fs.Path(log.logPath(), f"{version:020d}.json")
+    actions = log.store().read(commit_file, log.newDeltaHadoopConf()).iterator()
+    while actions.hasNext():
+        action = json.loads(actions.next())
+        if "commitInfo" in action:
+            return dict(action["commitInfo"])
+    return {}
 
 
 def _execute(spark: SparkSession, merge: Any, txn: tuple[str, int] | None) -> None:
