@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -400,6 +401,111 @@ def test_json_values(spark: SparkSession, bootstrap: str, unique_name: str) -> N
     ds = dataset(bootstrap, unique_name, value_format="json")
     ds.save(events(spark, 3))
     assert fields(ds.load()) == fields(events(spark, 3))
+
+
+def json_event(event_id: str, timestamp: Any) -> bytes:
+    """A user_event value as JSON, its ``timestamp`` as given (a number, or text)."""
+    return json.dumps(
+        {"event_id": event_id, "user_id": "u1", "event_type": "click", "timestamp": timestamp}
+    ).encode()
+
+
+def epoch_ms(df: DataFrame) -> dict[str, int]:
+    """Each event's time as epoch milliseconds (independent of the session's time zone)."""
+    rows = df.select("event_id", F.unix_millis("timestamp").alias("ms")).collect()
+    return {r.event_id: r.ms for r in rows}
+
+
+def test_json_timestamps_as_epoch_milliseconds_seconds_or_text(
+    spark: SparkSession, bootstrap: str, unique_name: str
+) -> None:
+    write_raw(
+        spark,
+        bootstrap,
+        unique_name,
+        [
+            json_event("ms", 1767268800123),
+            json_event("iso", "2026-01-01T12:00:00Z"),
+            json_event("offset", "2026-01-01T12:00:00.250+01:00"),
+        ],
+    )
+    read = dataset(bootstrap, unique_name, value_format="json", epoch_unit="ms").load()
+    assert epoch_ms(read) == {
+        "ms": 1767268800123,
+        "iso": 1767268800000,
+        "offset": 1767265200250,
+    }
+    # Spark's own reading, without an epoch unit: a whole number is seconds, a fraction is
+    # not a time (the event is undecodable); with epoch_unit: s both are seconds
+    seconds = f"{unique_name}-s"
+    write_raw(spark, bootstrap, seconds, [json_event("s", 1767268800), json_event("f", 1.5)])
+    assert epoch_ms(dataset(bootstrap, seconds, value_format="json").load()) == {"s": 1767268800000}
+    assert epoch_ms(dataset(bootstrap, seconds, value_format="json", epoch_unit="s").load()) == {
+        "s": 1767268800000,
+        "f": 1500,
+    }
+
+
+def test_json_options_reach_the_parser_and_a_bad_time_is_undecodable(
+    spark: SparkSession, bootstrap: str, unique_name: str
+) -> None:
+    write_raw(
+        spark,
+        bootstrap,
+        unique_name,
+        [json_event("text", "01/01/2026 12:00"), json_event("ms", 1767268800000)],
+    )
+    options = {"timestampFormat": "dd/MM/yyyy HH:mm"}
+    ds = dataset(bootstrap, unique_name, value_format="json", epoch_unit="ms", json_options=options)
+    # the text is read in the session's time zone, as Spark reads a timestamp without a zone
+    local = spark.sql("SELECT unix_millis(TIMESTAMP'2026-01-01 12:00:00')").first()[0]
+    assert epoch_ms(ds.load()) == {"text": local, "ms": 1767268800000}
+    write_raw(spark, bootstrap, unique_name, [json_event("late", "yesterday")])
+    strict = dataset(
+        bootstrap,
+        unique_name,
+        value_format="json",
+        epoch_unit="ms",
+        json_options=options,
+        on_decode_error="fail",
+    )
+    with pytest.raises(DatasetError) as info:
+        strict.load()
+    assert isinstance(info.value.__cause__, UndecodableRecordsError)
+    assert f"values at {unique_name}/0@2 cannot be decoded as json records" in str(info.value)
+
+
+def test_json_timestamps_are_written_in_the_epoch_unit(
+    spark: SparkSession, bootstrap: str, unique_name: str
+) -> None:
+    ds = dataset(bootstrap, unique_name, value_format="json", epoch_unit="ms")
+    ds.save(events(spark, 2))
+    raw = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", unique_name)
+        .load()
+        .collect()
+    )
+    sent = spark.sql(f"SELECT unix_millis(TIMESTAMP'{T0:%Y-%m-%d %H:%M:%S}')").first()[0]
+    assert sorted(json.loads(bytes(r.value))["timestamp"] for r in raw) == [sent, sent]
+    assert epoch_ms(ds.load()) == {"e0": sent, "e1": sent}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"epoch_unit": "ms"}, "json_options and epoch_unit are for JSON values"),
+        ({"value_format": "json", "epoch_unit": "ns"}, "unknown epoch_unit 'ns'"),
+        (
+            {"value_format": "json", "json_options": {"mode": "FAILFAST"}},
+            "json_options.mode is the dataset's own",
+        ),
+    ],
+)
+def test_json_settings_are_checked(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(DatasetConfigError, match=message):
+        KafkaDataset(bootstrap_servers="b:9092", topic="t", metadata=EVENT, **settings)
 
 
 def test_upsert_keys_and_headers(spark: SparkSession, bootstrap: str, unique_name: str) -> None:

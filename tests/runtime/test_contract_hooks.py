@@ -43,7 +43,8 @@ class ParquetFolder(AbstractDataset[DataFrame, DataFrame]):
 
 def hooks_for(catalog: DataCatalog) -> ContractHooks:
     hooks = ContractHooks()
-    hooks.after_context_created(SimpleNamespace(project_path=ROOT))  # type: ignore[arg-type]
+    context = SimpleNamespace(project_path=ROOT, config_loader={"runtime": {}})
+    hooks.after_context_created(context)  # type: ignore[arg-type]
     hooks.after_catalog_created(catalog)
     hooks.before_pipeline_run({"pipeline_names": ["batch_s3_pg"]})
     return hooks

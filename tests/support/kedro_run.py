@@ -51,10 +51,15 @@ class Env:
         target.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
         return target
 
-    def run(self, pipeline: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        """``kedro run --pipeline PIPELINE --env NAME EXTRA...`` as a user runs it."""
+    def run(
+        self, pipeline: str, *extra: str, environ: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``kedro run --pipeline PIPELINE --env NAME EXTRA...`` as a user runs it, with the
+        environment variables ``environ`` besides this process's."""
         env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"}
         env.pop("SPARK_ETL_RUN_LOG", None)
+        env.pop("SPARK_ETL_SCHEMAS_DIR", None)
+        env.update(environ or {})
         return subprocess.run(
             [KEDRO, "run", "--pipelines", pipeline, "--env", self.name, *extra],
             cwd=ROOT,

@@ -10,7 +10,13 @@ from spark_etl.contracts.exceptions import (
     SchemaFileError,
     UnknownSchemaError,
 )
-from spark_etl.contracts.registry import Contract, SchemaRegistry, default_registry, use_registry
+from spark_etl.contracts.registry import (
+    Contract,
+    SchemaRegistry,
+    default_registry,
+    schemas_directory,
+    use_registry,
+)
 from spark_etl.contracts.validation import FieldIssue, conform, guarded, validate
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "conform",
     "default_registry",
     "guarded",
+    "schemas_directory",
     "use_registry",
     "validate",
 ]

@@ -74,8 +74,10 @@ class Contract:
 class SchemaRegistry:
     """The ``.avsc`` files of one folder, keyed by record name."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, origin: str = "") -> None:
         self._directory = Path(directory)
+        #: what chose the folder, for messages (`` (SPARK_ETL_SCHEMAS_DIR)``; empty: the default)
+        self._origin = f" ({origin})" if origin else ""
         self._contracts: dict[str, Contract] | None = None
 
     @property
@@ -92,8 +94,9 @@ class SchemaRegistry:
         if self._contracts is None:
             if not self._directory.is_dir():
                 raise SchemaFileError(
-                    f"Schema folder '{self._directory}' not found: create it with one .avsc per "
-                    f"record type, or set {SCHEMAS_ENV}."
+                    f"Schema folder '{self._directory}'{self._origin} not found: create it with "
+                    f"one .avsc per record type, or point {SCHEMAS_ENV} or runtime.yml's "
+                    "schemas_dir at the folder that has them."
                 )
             contracts = [_load_file(p) for p in sorted(self._directory.glob("*.avsc"))]
             for contract in contracts:
@@ -121,9 +124,16 @@ class SchemaRegistry:
         if name in contracts:
             return contracts[name]
         hint = did_you_mean(name, contracts)
+        elsewhere = (
+            ""
+            if self._origin
+            else f" (for contracts in another folder, set {SCHEMAS_ENV} or runtime.yml's "
+            "schemas_dir)"
+        )
         raise UnknownSchemaError(
-            f"Schema '{name}' is not in {self._directory} (known: {', '.join(sorted(contracts))})."
-            f"{hint} Add schemas/{name}.avsc or fix the catalog's metadata.schema."
+            f"Schema '{name}' is not in {self._directory}{self._origin} (known: "
+            f"{', '.join(sorted(contracts))}).{hint} Add {self._directory / name}.avsc"
+            f"{elsewhere}, or fix the catalog's metadata.schema."
         )
 
 
@@ -152,20 +162,36 @@ def _load_file(path: Path) -> Contract:
 _default: SchemaRegistry | None = None
 
 
+def schemas_directory(
+    project_path: Path | None = None, configured: str | None = None
+) -> tuple[Path, str]:
+    """Where the project's contracts are, and what chose the folder (for messages).
+
+    ``$SPARK_ETL_SCHEMAS_DIR`` first (relative to the working directory, as ``spark-submit``
+    sets it), then ``configured`` (``runtime.yml``'s ``schemas_dir``, relative to the project),
+    then the project's ``schemas/`` (the working directory's without a project).
+    """
+    from_env = os.environ.get(SCHEMAS_ENV)
+    if from_env:
+        return Path(from_env), SCHEMAS_ENV
+    root = project_path if project_path is not None else Path.cwd()
+    if configured:
+        return root / configured, "runtime.yml schemas_dir"
+    return root / "schemas", ""
+
+
 def default_registry() -> SchemaRegistry:
-    """The project's registry: ``$SPARK_ETL_SCHEMAS_DIR``, else ``./schemas``."""
+    """The process's registry: the one :func:`use_registry` set, else the folder
+    :func:`schemas_directory` names for the working directory."""
     global _default  # noqa: PLW0603 - one registry per process, replaced by use_registry()
     if _default is None:
-        _default = SchemaRegistry(_default_directory())
+        _default = SchemaRegistry(*schemas_directory())
     return _default
 
 
-def use_registry(directory: Path) -> SchemaRegistry:
-    """Make the schemas of ``directory`` the process's default (the contract hook calls this)."""
+def use_registry(directory: Path, origin: str = "") -> SchemaRegistry:
+    """Make the schemas of ``directory`` the process's default (the contract hook calls this);
+    ``origin`` says what chose the folder."""
     global _default  # noqa: PLW0603
-    _default = SchemaRegistry(directory)
+    _default = SchemaRegistry(directory, origin)
     return _default
-
-
-def _default_directory() -> Path:
-    return Path(os.environ.get(SCHEMAS_ENV) or Path.cwd() / "schemas")

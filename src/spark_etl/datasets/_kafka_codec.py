@@ -3,17 +3,24 @@ Confluent's header (a magic byte and the 4-byte schema id).
 
 Decoding runs in the JVM (``from_avro`` / ``from_json``, PERMISSIVE): a value it cannot decode
 becomes a record of nulls, which :func:`undecoded` tells apart from a record.
+
+JSON values take Spark's JSON options (``timestampFormat``, ``allowComments``...), and an epoch
+unit for the contract's timestamp fields: Spark reads a number in a timestamp field as seconds,
+so with ``epoch_unit`` the field is read as its text and turned into a timestamp by the unit when
+it is a number, by the timestamp format when it is text (epoch ms, epoch s and ISO text can then
+share a topic). Timestamps are written as numbers of that unit.
 """
 
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING, Literal
 
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro, to_avro
+from pyspark.sql.types import StringType, StructField, StructType, TimestampNTZType, TimestampType
 
 from spark_etl.datasets.exceptions import DatasetConfigError
 
@@ -24,6 +31,16 @@ if TYPE_CHECKING:
 
 ValueFormat = Literal["avro", "json"]
 WireFormat = Literal["plain", "confluent"]
+EpochUnit = Literal["s", "ms", "us"]
+EPOCH: tuple[str, ...] = ("s", "ms", "us")
+#: A number of each unit as a timestamp, and a timestamp as a number of it (Spark built-ins).
+_FROM_EPOCH = {
+    "s": lambda n: F.timestamp_seconds(n.try_cast("double")),
+    "ms": lambda n: F.timestamp_millis(n.try_cast("double").cast("long")),
+    "us": lambda n: F.timestamp_micros(n.try_cast("double").cast("long")),
+}
+_TO_EPOCH = {"s": F.unix_seconds, "ms": F.unix_millis, "us": F.unix_micros}
+_NUMBER = r"^\s*-?[0-9]+(\.[0-9]+)?\s*$"
 _CONFLUENT_MAGIC = b"\x00"
 _CONFLUENT_HEADER = 5
 
@@ -37,11 +54,16 @@ class ValueCodec:
         wire: ``plain``, or ``confluent``: Confluent's header before the record.
         schema_id: the Confluent schema id written, and the only one accepted on read (any
             when ``None``).
+        json_options: Spark's options of ``from_json`` / ``to_json`` (JSON values only).
+        epoch_unit: the unit of the numbers in the contract's timestamp fields (JSON values
+            only; ``None``: Spark's own reading, a number as seconds).
     """
 
     value_format: ValueFormat
     wire: WireFormat
     schema_id: int | None = None
+    json_options: dict[str, str] = field(default_factory=dict)
+    epoch_unit: EpochUnit | None = None
 
     def decoded(self, raw: DataFrame, contract: Contract) -> DataFrame:
         """Kafka's rows with their value decoded as ``contract``'s record, in ``_record``
@@ -53,14 +75,40 @@ class ValueCodec:
         if self.wire == "confluent":
             payload = F.expr(f"substring(value, {_CONFLUENT_HEADER + 1})")
         if self.value_format == "json":
-            record = F.from_json(
-                payload.cast("string"), contract.spark_schema, {"mode": "PERMISSIVE"}
-            )
+            record = self._from_json(payload.cast("string"), contract.spark_schema)
         else:
             record = from_avro(payload, contract.avro_json, {"mode": "PERMISSIVE"})
         if self.wire == "confluent":
             record = F.when(self._confluent_header_ok(), record)
         return record
+
+    def _from_json(self, text: Column, schema: StructType) -> Column:
+        options = {**self.json_options, "mode": "PERMISSIVE"}
+        stamps = _timestamp_fields(schema) if self.epoch_unit else []
+        if not stamps:
+            return F.from_json(text, schema, options)
+        as_text = StructType(
+            [
+                StructField(f.name, StringType(), f.nullable) if f.name in stamps else f
+                for f in schema
+            ]
+        )
+        raw = F.from_json(text, as_text, options)
+        fields = [
+            (
+                self._timestamp(raw[f.name]).cast(f.dataType) if f.name in stamps else raw[f.name]
+            ).alias(f.name)
+            for f in schema
+        ]
+        return F.when(raw.isNotNull(), F.struct(*fields))
+
+    def _timestamp(self, text: Column) -> Column:
+        """A timestamp field's text: a number of :attr:`epoch_unit`, else a timestamp in the
+        options' ``timestampFormat`` (ISO-8601 without one); null if it is neither."""
+        assert self.epoch_unit is not None  # only called with an epoch unit
+        pattern = self.json_options.get("timestampFormat")
+        as_text = F.try_to_timestamp(text, F.lit(pattern)) if pattern else F.try_to_timestamp(text)
+        return F.when(text.rlike(_NUMBER), _FROM_EPOCH[self.epoch_unit](text)).otherwise(as_text)
 
     def _confluent_header_ok(self) -> Column:
         ok = F.expr("substring(value, 1, 1)") == F.lit(bytearray(_CONFLUENT_MAGIC))
@@ -75,10 +123,19 @@ class ValueCodec:
             DatasetConfigError: for the Confluent wire format without a schema id (``dataset``
                 names the dataset).
         """
-        record = F.struct(*[conformed[c] for c in conformed.columns])
         if self.value_format == "json":
-            value = F.to_json(record).cast("binary")
+            stamps = _timestamp_fields(conformed.schema) if self.epoch_unit else []
+            record = F.struct(
+                *[
+                    _TO_EPOCH[self.epoch_unit](conformed[c]).alias(c)  # type: ignore[index]
+                    if c in stamps
+                    else conformed[c]
+                    for c in conformed.columns
+                ]
+            )
+            value = F.to_json(record, self.json_options).cast("binary")
         else:
+            record = F.struct(*[conformed[c] for c in conformed.columns])
             value = to_avro(record, contract.avro_json)
         if self.wire == "confluent":
             if self.schema_id is None:
@@ -123,6 +180,11 @@ def _decoded_once(record: Column) -> Column:
     of their conditions, and every value is decoded several times (measured: the stream's
     decoding stage took twice as long)."""
     return F.when(F.spark_partition_id() >= 0, record)
+
+
+def _timestamp_fields(schema: StructType) -> list[str]:
+    """The top-level timestamp fields of ``schema`` (the ones an epoch unit applies to)."""
+    return [f.name for f in schema if isinstance(f.dataType, TimestampType | TimestampNTZType)]
 
 
 def _schema_id_bytes(schema_id: int) -> bytearray:

@@ -27,7 +27,14 @@ from pyspark.sql.streaming import StreamingQuery
 from spark_etl._jvm import UNREACHABLE, java_error_chain, jvm_of
 from spark_etl.contracts import Contract, conform, deadletter
 from spark_etl.contracts.guards import guard
-from spark_etl.datasets._kafka_codec import ValueCodec, ValueFormat, WireFormat, undecoded
+from spark_etl.datasets._kafka_codec import (
+    EPOCH,
+    EpochUnit,
+    ValueCodec,
+    ValueFormat,
+    WireFormat,
+    undecoded,
+)
 from spark_etl.datasets._kafka_dead_letters import UndecodableValues
 from spark_etl.datasets._kafka_offsets import (
     end_offsets,
@@ -119,6 +126,8 @@ class KafkaDataset(EtlDataset):
         value_format: ValueFormat = "avro",
         wire_format: WireFormat = "plain",
         schema_id: int | None = None,
+        json_options: dict[str, Any] | None = None,
+        epoch_unit: EpochUnit | None = None,
         key_column: str | None = None,
         headers_column: str | None = None,
         starting_offsets: str | dict[str, Any] = "earliest",
@@ -147,6 +156,13 @@ class KafkaDataset(EtlDataset):
             value_format: ``avro`` (default) or ``json``: how values hold the contract's record.
             wire_format: ``plain`` Avro binary, or ``confluent`` (magic byte and schema id first).
             schema_id: the Confluent schema id written, and the only one accepted on read.
+            json_options: with ``value_format: json``, Spark's options of ``from_json`` and
+                ``to_json`` (``timestampFormat``, ``dateFormat``, ``allowComments``...;
+                ``mode`` is the dataset's: see ``on_decode_error``).
+            epoch_unit: with ``value_format: json``, ``s``, ``ms`` or ``us``: the contract's
+                timestamp fields hold numbers of this unit (text in them is still read as a
+                timestamp, by ``timestampFormat``), and are written as such numbers. Without
+                it Spark reads a number as seconds.
             key_column: column written as the key in ``append`` mode.
             headers_column: column of ``array<struct<key:string,value:binary>>`` written as headers.
             starting_offsets: ``earliest``, ``latest`` or ``{topic: {partition: offset}}``.
@@ -199,6 +215,8 @@ class KafkaDataset(EtlDataset):
             choice("value_format", value_format, ("avro", "json")),
             choice("wire_format", wire_format, ("plain", "confluent")),
             schema_id,
+            json_options=self._json_options(value_format, json_options, epoch_unit),
+            epoch_unit=None if epoch_unit is None else choice("epoch_unit", epoch_unit, EPOCH),
         )
         self._key_column = key_column
         self._headers_column = headers_column
@@ -223,6 +241,24 @@ class KafkaDataset(EtlDataset):
                 f"KafkaDataset '{self._where}': name the contract of the values in "
                 "metadata.schema (for example metadata: {schema: user_event})."
             )
+
+    def _json_options(
+        self, value_format: str, options: dict[str, Any] | None, epoch_unit: str | None
+    ) -> dict[str, str]:
+        """The entry's ``json_options``, checked: for JSON values, and without ``mode``."""
+        if (options or epoch_unit) and value_format != "json":
+            raise DatasetConfigError(
+                f"KafkaDataset '{self._where}': json_options and epoch_unit are for JSON "
+                f"values; this entry's value_format is '{value_format}'. Remove them, or set "
+                "value_format: json."
+            )
+        if "mode" in (options or {}):
+            raise DatasetConfigError(
+                f"KafkaDataset '{self._where}': json_options.mode is the dataset's own "
+                "(PERMISSIVE, so that an undecodable value becomes a dead letter): remove it, "
+                "and set on_decode_error: fail to stop at the first undecodable value instead."
+            )
+        return stringify_options(options or {})
 
     def _unsupported_mode_message(self, mode: str) -> str:
         return (
@@ -512,6 +548,7 @@ class KafkaDataset(EtlDataset):
             "topic_pattern": self._pattern,
             "value_format": self._codec.value_format,
             "wire_format": self._codec.wire,
+            "epoch_unit": self._codec.epoch_unit,
             "offsets": self._offsets,
             "incremental": self._incremental,
             **super()._describe(),

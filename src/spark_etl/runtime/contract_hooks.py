@@ -27,16 +27,19 @@ from kedro.io import MemoryDataset, SharedMemoryDataset
 from pyspark.sql import DataFrame
 
 from spark_etl.contracts import (
+    SchemaFileError,
     SchemaRegistry,
     UnknownSchemaError,
     default_registry,
     guarded,
+    schemas_directory,
     use_registry,
     validate,
 )
 from spark_etl.contracts.guards import is_guarded, run_guards
 from spark_etl.contracts.quality import QualityLedger
 from spark_etl.datasets.base import EtlDataset, Stage
+from spark_etl.runtime.runtime_settings import runtime_config
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -81,8 +84,16 @@ class ContractHooks:
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
-        """Parse every ``.avsc`` now: a broken file stops the run before Spark starts."""
-        self._registry = use_registry(context.project_path / "schemas")
+        """Parse every ``.avsc`` now: a broken file stops the run before Spark starts. The
+        folder: ``$SPARK_ETL_SCHEMAS_DIR``, else ``runtime.yml``'s ``schemas_dir``, else the
+        project's ``schemas/``."""
+        configured = runtime_config(context).get("schemas_dir")
+        if configured is not None and not isinstance(configured, str):
+            raise SchemaFileError(
+                f"runtime.yml: schemas_dir must be a folder's path (relative to the project), "
+                f"not {configured!r}."
+            )
+        self._registry = use_registry(*schemas_directory(context.project_path, configured))
         self._registry.load()
 
     @hook_impl
