@@ -14,9 +14,11 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import traceback
 import warnings
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -27,6 +29,7 @@ from kedro.framework.session import KedroSession
 from kedro.utils import find_kedro_project
 
 from spark_etl import stack
+from spark_etl._durations import duration
 from spark_etl._suggest import did_you_mean
 from spark_etl.declared import DeclaredPipelineError
 from spark_etl.exceptions import EtlError
@@ -41,10 +44,12 @@ from spark_etl.runtime.schedule_cli import airflow, arrived
 from spark_etl.runtime.schedule_cli import notify as notify_command
 from spark_etl.runtime.state_cli import state
 from spark_etl.runtime.state_hooks import FULL_REFRESH_ENV
+from spark_etl.runtime.streaming import MAX_SECONDS_ENV
 from spark_etl.runtime.submit_cli import submit
 from spark_etl.vault.cli import vault
 
 DEFAULT_RUNNER = "spark_etl.runtime.runner.RetryingRunner"
+_SECONDS = re.compile(r"^\d+(\.\d+)?$")
 
 
 def _with_default_runner(command: click.Command, runner: str) -> click.Command:
@@ -67,10 +72,16 @@ def _reporting_failures(command: click.Command) -> click.Command:
     assert original is not None
 
     def callback(
-        *args: Any, verbose: bool = False, full_refresh: bool = False, **kwargs: Any
+        *args: Any,
+        verbose: bool = False,
+        full_refresh: bool = False,
+        max_duration: timedelta | None = None,
+        **kwargs: Any,
     ) -> Any:
         if full_refresh:
             os.environ[FULL_REFRESH_ENV] = "1"
+        if max_duration is not None:
+            os.environ[MAX_SECONDS_ENV] = str(max_duration.total_seconds())
         log_file = _name_run_log()
         with warnings.catch_warnings():
             # The mission's and the README's command line is `kedro run --pipeline NAME`, which
@@ -105,7 +116,35 @@ def _reporting_failures(command: click.Command) -> click.Command:
             f"committed state (also: {FULL_REFRESH_ENV}=1); the new end is committed.",
         )
     )
+    command.params.append(
+        click.Option(
+            ["--max-duration"],
+            type=_Duration(),
+            default=None,
+            help="Stop the run's streams after this long ('10m', '90s', '1h'), each after "
+            "its micro-batch in flight (also: runtime.yml streaming.max_duration_s, "
+            f"{MAX_SECONDS_ENV}). Without it a stream runs until Ctrl-C or SIGTERM.",
+        )
+    )
     return command
+
+
+class _Duration(click.ParamType):
+    """A length of time on the command line: ``10m``, ``90s``, ``1h``, or seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip()
+        try:
+            length = timedelta(seconds=float(text)) if _SECONDS.match(text) else duration(text)
+        except ValueError as exc:
+            self.fail(f"'{value}' is {exc}", param, ctx)
+        if length.total_seconds() <= 0:
+            self.fail(f"'{value}' is no length of time: give more than 0", param, ctx)
+        return length
 
 
 def _name_run_log() -> Path:

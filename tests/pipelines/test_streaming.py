@@ -287,6 +287,48 @@ def test_broker_restart_is_survived_and_sigterm_stops_cleanly(
     assert "streaming_stop" in kinds and kinds[-1] == "run_end"
 
 
+def test_max_duration_on_the_command_line_stops_the_stream_and_the_start_lines_say_so(
+    stream_env: Path, spark: SparkSession, services: dict[str, str], pg: Any
+) -> None:
+    """``kedro run --max-duration 20s`` of a stream that would run until stopped: the start
+    lines say the trigger and how the run ends, and it ends by itself after its batch."""
+    events = sorted_events(4_000, seed=37)
+    produce(spark, services, events)
+    log = stream_env.parent / "driver.log"
+    started = time.monotonic()
+    driver = stream_driver(log, {**os.environ, **PACED_STREAM}, "--max-duration", "20s")
+    try:
+        assert driver.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert time.monotonic() - started < 240
+    said = json_events(log.read_text())
+    (trigger,) = [e for e in said if e["event"] == "streaming_trigger"]
+    assert trigger["trigger"] == {"processingTime": "1 second"}
+    assert trigger["default_trigger"] is False
+    assert "a micro-batch every 1 second" in trigger["message"]
+    (running,) = [e for e in said if e["event"] == "streaming_running"]
+    assert running["max_duration_s"] == 20.0
+    assert "stop after 20 s (max duration), or on Ctrl-C or SIGTERM" in running["message"]
+    assert [e["status"] for e in said if e["event"] == "run_end"] == ["success"]
+    assert sum(pg_windows(pg).values()) == 2 * len(events)
+
+
+def test_a_max_duration_that_is_no_length_of_time_is_refused_before_anything_starts() -> None:
+    refused = subprocess.run(
+        [KEDRO, "run", "--pipelines", "streaming_kafka_pg", "--max-duration", "soon"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "Invalid value for '--max-duration': 'soon' is not a duration" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 @pytest.mark.slow
 def test_a_stream_pauses_while_postgres_is_down_and_resumes_exactly(
     stream_env: Path, spark: SparkSession, services: dict[str, str], conf_env: Env

@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from spark_etl.datasets._streaming import describe_trigger, parse_settings
 from spark_etl.runtime.streaming import await_queries
 
 
@@ -42,3 +43,28 @@ def test_a_query_that_failed_before_the_run_does_not_fail_it(
     await_queries(spark)
     assert not this_run.isActive and this_run.exception() is None
     assert sorted(rows) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("block", "said"),
+    [
+        (
+            {},
+            (
+                "a micro-batch every 5 seconds (the default trigger: set streaming.trigger in "
+                "the catalog entry)"
+            ),
+        ),
+        ({"trigger": "1 second"}, "a micro-batch every 1 second"),
+        ({"trigger": {"processingTime": "5 seconds"}}, "a micro-batch every 5 seconds"),
+        ({"trigger": "available-now"}, "then it stops (available-now)"),
+    ],
+)
+def test_the_start_line_says_the_trigger_and_whether_it_is_the_default(
+    block: dict[str, object], said: str
+) -> None:
+    settings = parse_settings({"checkpoint_location": "/tmp/c", **block}, "KafkaDataset")
+    assert settings is not None
+    described = describe_trigger(settings)
+    assert described.endswith(said)
+    assert ("default" in described) == (not block)

@@ -212,7 +212,35 @@ def start_query(
     query = _start_untagged(writer, data.sparkSession)
     started.append(query)
     handed_over.set()
+    logger.info(
+        "Streaming query %s of %s started: %s",
+        query.name or query.id,
+        owner,
+        describe_trigger(settings),
+        extra={
+            "event": "streaming_trigger",
+            "query": query.name or str(query.id),
+            "trigger": trigger_args(settings.trigger),
+            "default_trigger": "trigger" not in settings.model_fields_set,
+        },
+    )
     return query
+
+
+def describe_trigger(settings: StreamingSettings) -> str:
+    """The trigger in words, and whether it is the default (which users do not expect)."""
+    args = trigger_args(settings.trigger)
+    if args.get("availableNow"):
+        said = "what is in its sources now, in micro-batches, then it stops (available-now)"
+    elif args.get("once"):
+        said = "what is in its sources now, in one micro-batch, then it stops (once)"
+    elif "processingTime" in args:
+        said = f"a micro-batch every {args['processingTime']}"
+    else:
+        said = f"trigger {args}"
+    if "trigger" not in settings.model_fields_set:
+        said += " (the default trigger: set streaming.trigger in the catalog entry)"
+    return said
 
 
 def _start_untagged(writer: DataStreamWriter, spark: SparkSession) -> StreamingQuery:

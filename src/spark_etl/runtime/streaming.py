@@ -54,11 +54,15 @@ def stop_requested() -> bool:
     return _Stop.requested.is_set() or _Stop.stopping.is_set()
 
 
+#: How long a streaming run may last, in seconds (``kedro run --max-duration`` sets it).
+MAX_SECONDS_ENV = "SPARK_ETL_STREAMING_MAX_SECONDS"
+
+
 def max_duration_s(raw: dict[str, Any] | None) -> float | None:
     """How long a streaming run may last, from the ``streaming`` section of ``runtime.yml``
     (``SPARK_ETL_STREAMING_MAX_SECONDS`` wins: bounded test runs and backfills); ``None``: until
     its queries end or a signal."""
-    env = os.environ.get("SPARK_ETL_STREAMING_MAX_SECONDS")
+    env = os.environ.get(MAX_SECONDS_ENV)
     value = env if env else (raw or {}).get("max_duration_s")
     return float(value) if value not in (None, "") else None
 
@@ -96,6 +100,7 @@ def await_queries(spark: SparkSession, max_duration_s: float | None = None) -> N
     if not queries:
         return
     deadline = time.monotonic() + max_duration_s if max_duration_s else None
+    _say_how_it_stops(queries, max_duration_s)
     # A query of the session that failed before this run (a notebook's, an earlier run's) would
     # make awaitAnyTermination raise its error here: only this run's queries count.
     spark.streams.resetTerminated()
@@ -110,6 +115,30 @@ def await_queries(spark: SparkSession, max_duration_s: float | None = None) -> N
             _raise_failure(queries)
     _drain_listener_events(spark)
     _raise_failure(queries)
+
+
+def _say_how_it_stops(queries: list[StreamingQuery], max_duration_s: float | None) -> None:
+    """The run's start line for its streams: what runs, and how it ends."""
+    names = ", ".join(q.name or str(q.id) for q in queries)
+    if max_duration_s:
+        until = f"stop after {max_duration_s:g} s (max duration), or on Ctrl-C or SIGTERM"
+    else:
+        until = (
+            "run until Ctrl-C or SIGTERM (kedro run --max-duration 10m, or runtime.yml "
+            "streaming.max_duration_s, bounds a run)"
+        )
+    logger.info(
+        "Streaming: %d %s running (%s); %s, each after its micro-batch in flight",
+        len(queries),
+        "query" if len(queries) == 1 else "queries",
+        names,
+        until,
+        extra={
+            "event": "streaming_running",
+            "queries": [q.name or str(q.id) for q in queries],
+            "max_duration_s": max_duration_s,
+        },
+    )
 
 
 def _drain_listener_events(spark: SparkSession, timeout_ms: int = 10_000) -> None:
