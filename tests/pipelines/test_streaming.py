@@ -315,6 +315,99 @@ def test_max_duration_on_the_command_line_stops_the_stream_and_the_start_lines_s
     assert sum(pg_windows(pg).values()) == 2 * len(events)
 
 
+def seq_scans(pg: Any, table: str) -> int:
+    pg.execute("SELECT pg_stat_clear_snapshot()")
+    row = pg.execute(
+        "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = %s", (table,)
+    ).fetchone()
+    return int(row[0])
+
+
+@pytest.mark.parametrize("cache", [None, {"refresh": "1h", "broadcast": True}])
+def test_reference_data_joined_into_a_stream_is_read_once_when_cached(
+    cache: dict[str, Any] | None,
+    stream_env: Path,
+    spark: SparkSession,
+    services: dict[str, str],
+    pg: Any,
+    conf_env: Env,
+) -> None:
+    """A PostgreSQL table joined into a stream (stream-static join): without ``cache`` each
+    micro-batch scans it again; with it the server sees one scan, and every event still gets
+    its user's segment."""
+    events = sorted_events(10_000, seed=38)
+    produce(spark, services, events)
+    users = sorted({e.user_id for e in events})
+    ref, out = f"ref_segments_{conf_env.name}", f"enriched_{conf_env.name}"
+    pg.execute(f"DROP TABLE IF EXISTS {ref}")
+    pg.execute(f"CREATE TABLE {ref} (user_id text PRIMARY KEY, segment text NOT NULL)")
+    with pg.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {ref} VALUES (%s, %s)", [(u, f"seg-{i % 3}") for i, u in enumerate(users)]
+        )
+    pg.execute(f"DROP TABLE IF EXISTS {out}")
+    segments = {
+        "type": "spark_etl.datasets.JDBCDataset",
+        "url": services["SPARK_ETL_PG_URL"],
+        "table": ref,
+        "credentials": "postgres",
+    }
+    conf_env.write(
+        "catalog.yml",
+        {
+            "user_segments": {**segments, **({"cache": cache} if cache else {})},
+            "enriched_events": {
+                "type": "spark_etl.datasets.JDBCDataset",
+                "url": services["SPARK_ETL_PG_URL"],
+                "table": out,
+                "credentials": "postgres",
+                "write_mode": "append",
+                "streaming": {
+                    "checkpoint_location": str(stream_env / "enriched"),
+                    "trigger": "1 second",
+                    "query_name": "enriched_events",
+                },
+            },
+        },
+    )
+    conf_env.write(
+        "pipelines/enrich_events.yml",
+        {
+            "id": "enrich_events",
+            "sources": ["event_stream_live", "user_segments"],
+            "steps": [
+                {
+                    "transform": "join",
+                    "params": {"on": ["user_id"], "how": "left"},
+                    "inputs": {"right": "user_segments"},
+                },
+                {"transform": "select", "params": {"columns": ["event_id", "user_id", "segment"]}},
+            ],
+            "sink": {"dataset": "enriched_events", "write_mode": "append"},
+        },
+    )
+    scans = seq_scans(pg, ref)
+    run = conf_env.run(
+        "enrich_events",
+        "--max-duration",
+        "25s",
+        environ={"SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": "1000"},
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    batches = pg.execute(f"SELECT count(DISTINCT event_id), count(*) FROM {out}").fetchone()
+    assert tuple(batches) == (len(events), len(events))  # every event once
+    want = {u: f"seg-{i % 3}" for i, u in enumerate(users)}
+    wrong = pg.execute(f"SELECT user_id, segment FROM {out}").fetchall()
+    assert all(want[u] == seg for u, seg in wrong)
+    scanned = seq_scans(pg, ref) - scans
+    if cache:
+        # the load's read and one more by the run, however many micro-batches ran (the dataset's
+        # own loads and joins in one process scan it once: tests/datasets/test_cache.py)
+        assert scanned <= 2
+    else:
+        assert scanned >= 10  # one per micro-batch: 10,000 events, 1,000 a batch
+
+
 def test_a_max_duration_that_is_no_length_of_time_is_refused_before_anything_starts() -> None:
     refused = subprocess.run(
         [KEDRO, "run", "--pipelines", "streaming_kafka_pg", "--max-duration", "soon"],

@@ -34,6 +34,7 @@ from spark_etl._secrets import masked
 from spark_etl._sql_metrics import PlanNode, WriteJob, described_jobs, write_job
 from spark_etl.contracts import Contract, default_registry
 from spark_etl.contracts.guards import explanation, is_guarded, run_guards
+from spark_etl.datasets._cache import CachedLoad, parse_cache
 from spark_etl.datasets._streaming import parse_settings, start_query
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
 
@@ -88,8 +89,11 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         streaming: dict[str, Any] | None = None,
+        cache: bool | dict[str, Any] | None = None,
     ) -> None:
         self._streaming = parse_settings(streaming, type(self).__name__)
+        cached = parse_cache(cache, type(self).__name__)
+        self._cache = CachedLoad(cached, type(self).__name__) if cached else None
         self._write_mode = self._check_write_mode(write_mode)
         self._key_columns = [check_identifier(c, "key column") for c in key_columns or []]
         if self._write_mode in ("upsert", "scd2") and not self._key_columns:
@@ -183,8 +187,15 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         return data if self._check is None else self._check(data, stage)
 
     def load(self) -> DataFrame:
-        """Read the data (see the strategy's ``_read``), through the attached check."""
-        return self._checked(self._read(), "load")
+        """Read the data (see the strategy's ``_read``), through the attached check; with
+        ``cache``, Spark's copy of it (see ``spark_etl.datasets._cache``)."""
+        if self._cache is not None and self.incremental:
+            raise DatasetConfigError(
+                f"{type(self).__name__}: cache keeps one copy of the source, and incremental "
+                "reads only what is new each run: use one of them."
+            )
+        data = self._checked(self._read(), "load")
+        return self._cache.of(data) if self._cache is not None else data
 
     def _read(self) -> DataFrame:
         raise NotImplementedError

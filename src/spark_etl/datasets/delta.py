@@ -126,6 +126,7 @@ class DeltaDataset(EtlDataset):
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         streaming: dict[str, Any] | None = None,
+        cache: bool | dict[str, Any] | None = None,
     ) -> None:
         """Configure the dataset; nothing is read or written until ``load``/``save``.
 
@@ -158,6 +159,8 @@ class DeltaDataset(EtlDataset):
                 the partitions written; ``userMetadata``).
             metadata: free-form; ``schema`` names the Avro contract the data must meet.
             streaming: the streaming sink's settings (``checkpoint_location``, ``trigger``).
+            cache: keep what a load read in Spark's cache (reference data joined into a
+                stream): ``true``, or ``{refresh: 10m, broadcast: true}``.
         """
         super().__init__(
             write_mode=write_mode,
@@ -166,6 +169,7 @@ class DeltaDataset(EtlDataset):
             save_args=save_args,
             metadata=metadata,
             streaming=streaming,
+            cache=cache,
         )
         self._location = S3Location(path, credentials or {}, s3a_options or {})
         self._path = self._location.path

@@ -100,9 +100,12 @@ class JDBCDataset(EtlDataset):
     Reads take ``table`` or ``query``; ``load_args`` go to Spark's JDBC reader (``partitionColumn``,
     ``lowerBound``, ``upperBound``, ``numPartitions`` for parallel reads, ``fetchsize``).
     ``save_args`` go to the writer that fills the staging table (``batchsize``, ``numPartitions``).
-    A streaming micro-batch is written over at most one connection per task slot unless
-    ``numPartitions`` is set: it arrives in as many partitions as the query's state
-    (``spark.sql.shuffle.partitions``), most of them nearly empty.
+    ``cache: {refresh: 10m, broadcast: true}`` (or ``true``) keeps what a load read in Spark's
+    cache: a reference table joined into a stream is then read once per refresh, not once per
+    micro-batch (``spark_etl.datasets._cache``). A streaming micro-batch is written over at most
+    one connection per task slot unless ``numPartitions`` is set: it arrives in as many
+    partitions as the query's state (``spark.sql.shuffle.partitions``), most of them nearly
+    empty.
 
     ``bulk_load: true`` fills the staging table through ``COPY`` / ``LOAD DATA LOCAL INFILE``
     from text files Spark writes (under ``bulk_load_path`` on a cluster) instead of batched
@@ -142,6 +145,7 @@ class JDBCDataset(EtlDataset):
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         streaming: dict[str, Any] | None = None,
+        cache: bool | dict[str, Any] | None = None,
     ) -> None:
         """Configure the dataset; the database is first contacted on ``load``, ``save``, ``exists``.
 
@@ -182,6 +186,7 @@ class JDBCDataset(EtlDataset):
             save_args=save_args,
             metadata=metadata,
             streaming=streaming,
+            cache=cache,
         )
         self._dialect = dialect_for(url)
         self._url = url

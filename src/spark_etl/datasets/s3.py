@@ -71,6 +71,7 @@ class S3Dataset(EtlDataset):
         incremental: bool | dict[str, Any] = False,
         metadata: dict[str, Any] | None = None,
         streaming: dict[str, Any] | None = None,
+        cache: bool | dict[str, Any] | None = None,
     ) -> None:
         """Configure the dataset; nothing is read or written until ``load``/``save``.
 
@@ -103,6 +104,7 @@ class S3Dataset(EtlDataset):
             save_args=save_args,
             metadata=metadata,
             streaming=streaming,
+            cache=cache,
         )
         if file_format not in FORMATS:
             raise DatasetConfigError(
