@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from databases import seq_scans
 from kedro.io import DatasetError
 from pyspark.sql import SparkSession
 
@@ -24,13 +25,6 @@ def ref_table(pg: Any) -> Iterator[str]:
     pg.execute(f"INSERT INTO {name} VALUES ('u1', 'a'), ('u2', 'b')")
     yield name
     pg.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def seq_scans(pg: Any, table: str) -> int:
-    time.sleep(1.2)  # a server process reports its counters at most once a second
-    pg.execute("SELECT pg_stat_clear_snapshot()")
-    row = pg.execute("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = %s", (table,))
-    return int(row.fetchone()[0])
 
 
 def test_a_cached_source_is_read_once_then_again_after_its_refresh(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import seq_scans
 from kedro_run import (
     KEDRO,
     ROOT,
@@ -313,14 +314,6 @@ def test_max_duration_on_the_command_line_stops_the_stream_and_the_start_lines_s
     assert "stop after 20 s (max duration), or on Ctrl-C or SIGTERM" in running["message"]
     assert [e["status"] for e in said if e["event"] == "run_end"] == ["success"]
     assert sum(pg_windows(pg).values()) == 2 * len(events)
-
-
-def seq_scans(pg: Any, table: str) -> int:
-    pg.execute("SELECT pg_stat_clear_snapshot()")
-    row = pg.execute(
-        "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = %s", (table,)
-    ).fetchone()
-    return int(row[0])
 
 
 @pytest.mark.parametrize("cache", [None, {"refresh": "1h", "broadcast": True}])

@@ -13,7 +13,7 @@ from kedro.io import AbstractDataset, DataCatalog, DatasetError, MemoryDataset
 from kedro.validation.exceptions import DataValidationError
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_etl.contracts import ContractViolationError, UnknownSchemaError
+from spark_etl.contracts import ContractViolationError, SchemaFileError, UnknownSchemaError
 from spark_etl.datasets import S3Dataset
 from spark_etl.runtime.contract_hooks import ContractHooks
 
@@ -205,3 +205,9 @@ def test_quality_rules_ride_in_the_write_unless_kedro_only_warns(
         catalog.save("lenient", bad)
     assert any("not_null(id): 1 of 2 rows" in r.getMessage() for r in caplog.records)
     assert catalog.load("lenient").count() == 2
+
+
+def test_a_schemas_dir_that_is_no_path_is_named(tmp_path: Path) -> None:
+    context = SimpleNamespace(project_path=tmp_path, config_loader={"runtime": {"schemas_dir": 5}})
+    with pytest.raises(SchemaFileError, match=r"runtime.yml: schemas_dir must be a folder's path"):
+        ContractHooks().after_context_created(context)  # type: ignore[arg-type]

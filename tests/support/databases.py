@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,3 +26,12 @@ def tables_of(db: Database) -> list[str]:
     if db.name == "postgresql":
         return [r[0] for r in db.run("SELECT tablename FROM pg_tables WHERE schemaname='public'")]
     return [r[0] for r in db.run("SHOW TABLES")]
+
+
+def seq_scans(pg: Any, table: str) -> int:
+    """PostgreSQL's count of full scans of ``table`` so far (``pg_stat_user_tables``). A server
+    process reports its counters at most once a second, and at its end: wait that long."""
+    time.sleep(1.2)
+    pg.execute("SELECT pg_stat_clear_snapshot()")
+    row = pg.execute("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = %s", (table,))
+    return int(row.fetchone()[0])
