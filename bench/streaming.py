@@ -37,6 +37,7 @@ from pyspark.sql.streaming import StreamingQueryListener
 from spark_etl_example.sample_data import connect_postgres
 
 from spark_etl.contracts import default_registry
+from spark_etl.datasets._jdbc_direct import DEFAULT_SMALL_BATCH_ROWS
 from spark_etl.runtime.runner import RetryingRunner
 from spark_etl.runtime.streaming import stop_gracefully
 
@@ -327,6 +328,8 @@ class StreamPlan:
     warmup_s: float = 30.0
     trigger: str = "1 second"
     on_decode_error: str = "dead_letter"
+    #: the sink's small_batch_rows (0: every micro-batch through a staging table)
+    small_batch_rows: int = DEFAULT_SMALL_BATCH_ROWS
 
 
 def run_stream(
@@ -341,6 +344,7 @@ def run_stream(
         "SPARK_ETL_CHECKPOINTS": str(work / "checkpoints"),
         "SPARK_ETL_STREAM_TRIGGER": plan.trigger,
         "SPARK_ETL_ON_DECODE_ERROR": plan.on_decode_error,
+        "SPARK_ETL_SMALL_BATCH_ROWS": str(plan.small_batch_rows),
         "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": str(plan.rate * 10),
         "SPARK_ETL_STREAMING_MAX_SECONDS": str(plan.seconds + 900),  # stopped once caught up
     }
@@ -390,6 +394,7 @@ def run_stream(
             "rate": plan.rate,
             "warmup_s": plan.warmup_s,
             "on_decode_error": plan.on_decode_error,
+            "small_batch_rows": plan.small_batch_rows,
             "stages_ms_p50": _stage_medians(log.batches, since_ms),
         }
     )

@@ -23,6 +23,8 @@ NAMES = {
     "upsert_delta",
     "scd2_pg",
     "streaming_2k",
+    "streaming_2k_t0",
+    "streaming_2k_t0_staged",
 }
 
 

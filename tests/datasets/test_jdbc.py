@@ -367,7 +367,8 @@ def test_streaming_micro_batch_uses_one_connection_per_task_slot(
     unique_name: str,
 ) -> None:
     """A stateful query's micro-batch has spark.sql.shuffle.partitions partitions (8 here), most
-    nearly empty; its staging write runs one task (one connection) per task slot, 2 on local[2]."""
+    nearly empty; its staging write runs one task (one connection) per task slot, 2 on local[2]
+    (small_batch_rows: 0 sends even this small batch through the staging table)."""
     source = tmp_path / "in"
     source.mkdir()
     (source / "part-0.json").write_text(
@@ -381,6 +382,7 @@ def test_streaming_micro_batch_uses_one_connection_per_task_slot(
         credentials=pg_credentials,
         write_mode="upsert",
         key_columns=["id"],
+        small_batch_rows=0,
         streaming={
             "checkpoint_location": str(tmp_path / "checkpoint"),
             "trigger": "available-now",

@@ -129,10 +129,11 @@ class Dialect:
         """``DROP TABLE IF EXISTS``."""
         return f"DROP TABLE IF EXISTS {self.table(table)}"
 
-    def insert_select(self, target: TableName, staging: TableName, columns: list[str]) -> str:
-        """Copy every staged row into the target."""
+    def insert_select(self, target: TableName, source: str, columns: list[str]) -> str:
+        """Copy every row of ``source`` (the staging table, or a batch's rows read from JSON:
+        :meth:`json_rows`) into the target."""
         cols = self.column_list(columns)
-        return f"INSERT INTO {self.table(target)} ({cols}) SELECT {cols} FROM {self.table(staging)}"
+        return f"INSERT INTO {self.table(target)} ({cols}) SELECT {cols} FROM {source} AS s"
 
     def delete_all(self, target: TableName) -> str:
         """Empty the target inside the current transaction, keeping DDL, indexes and grants."""
@@ -145,13 +146,29 @@ class Dialect:
     def upsert_on_conflict(
         self,
         target: TableName,
-        staging: TableName,
+        source: str,
         columns: list[str],
         keys: list[str],
         audit_columns: list[str],
     ) -> str:
-        """One statement that inserts new keys and updates changed rows, settling a key the target
+        """One statement that inserts the rows of ``source`` (a relation, as for
+        :meth:`insert_select`) with new keys and updates changed rows, settling a key the target
         holds with the database's own clause (``ON CONFLICT``, ``ON DUPLICATE KEY UPDATE``)."""
+        raise NotImplementedError
+
+    def json_rows(self, columns: list[str], casts: dict[str, str]) -> str:
+        """A relation of the rows of one JSON array, the statement's only parameter: objects
+        whose field ``c<i>`` holds the text (:meth:`value_text`) of ``columns[i]``, cast to
+        ``casts[column]`` where given (see ``spark_etl.datasets._jdbc_direct``)."""
+        raise NotImplementedError
+
+    #: Whether a small micro-batch is written from :meth:`json_rows` in one statement
+    #: (``spark_etl.datasets._jdbc_direct``) rather than through a staging table.
+    writes_json_rows: ClassVar[bool] = False
+
+    def column_casts(self, conn: Any, table: TableName) -> dict[str, str]:
+        """The SQL type each column of ``table`` is cast to from the text of :meth:`json_rows`
+        (a column left out needs no cast)."""
         raise NotImplementedError
 
     def upsert_merge(
@@ -239,9 +256,15 @@ class Dialect:
         return data.select(F.concat_ws("\t", *fields).alias("value"))
 
     def bulk_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
-        """One value as text (NULL stays NULL)."""
+        """One value in the bulk text format: its :meth:`value_text`, escaped."""
+        text = self.value_text(column, data_type, time_zone)
+        return _escaped(text) if isinstance(data_type, StringType | BinaryType) else text
+
+    def value_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
+        """One value as the text the database reads back as it (NULL stays NULL): timestamps
+        as their wall-clock time in ``time_zone``."""
         if isinstance(data_type, StringType):
-            return _escaped(column)
+            return column
         if isinstance(data_type, TimestampType):
             return _wall_clock_text(column, time_zone)
         return column.cast("string")
@@ -276,15 +299,16 @@ class PostgresDialect(Dialect):
     supports_merge: ClassVar[bool] = True
     bulk_loader: ClassVar[BulkLoader] = "copy"
     upsert_rejects_repeated_keys: ClassVar[bool] = True
+    writes_json_rows: ClassVar[bool] = True
     connection_defaults: dict[str, str] = field(
         default_factory=lambda: {"reWriteBatchedInserts": "true"}
     )
 
-    def bulk_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
-        r"""``bytea`` as hex (``\x0a1b``, its backslash escaped)."""
+    def value_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
+        r"""``bytea`` as hex (``\x0a1b``)."""
         if isinstance(data_type, BinaryType):
-            return F.concat(F.lit("\\\\x"), F.hex(column))
-        return super().bulk_text(column, data_type, time_zone)
+            return F.concat(F.lit("\\x"), F.hex(column))
+        return super().value_text(column, data_type, time_zone)
 
     def bulk_statement(
         self, staging: TableName, columns: list[str], binary: list[str], file: str
@@ -321,10 +345,39 @@ class PostgresDialect(Dialect):
             f"ALTER TABLE {self.table(staging)} RENAME TO {self.quote(target.name)}",
         ]
 
+    def json_rows(self, columns: list[str], casts: dict[str, str]) -> str:
+        """``json_array_elements`` of the parameter, each field read as text (``->>``)."""
+        fields = ", ".join(
+            (f"CAST(e->>'c{i}' AS {casts[c]})" if c in casts else f"e->>'c{i}'")
+            + f" AS {self.quote(c)}"
+            for i, c in enumerate(columns)
+        )
+        return f"(SELECT {fields} FROM json_array_elements(CAST(? AS json)) AS e)"
+
+    def column_casts(self, conn: Any, table: TableName) -> dict[str, str]:
+        """The type each column of ``table`` is cast to from text, by column name: the
+        column's own type, except for string types (``varchar(n)``, ``char(n)``: a cast would
+        cut a value the insert refuses as too long)."""
+        statement = conn.prepareStatement(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typcategory "
+            "FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = CAST(? AS regclass) AND a.attnum > 0 AND NOT a.attisdropped"
+        )
+        try:
+            statement.setString(1, self.table(table))
+            rs = statement.executeQuery()
+            casts: dict[str, str] = {}
+            while rs.next():
+                if rs.getString(3) != "S":
+                    casts[rs.getString(1)] = rs.getString(2)
+            return casts
+        finally:
+            statement.close()
+
     def upsert_on_conflict(
         self,
         target: TableName,
-        staging: TableName,
+        source: str,
         columns: list[str],
         keys: list[str],
         audit_columns: list[str],
@@ -335,7 +388,7 @@ class PostgresDialect(Dialect):
         updates, compared = _updated_columns(columns, keys, audit_columns)
         sql = (
             f"INSERT INTO {self.table(target)} AS t ({cols}) SELECT {cols} "
-            f"FROM {self.table(staging)} ON CONFLICT ({self.column_list(keys)}) "
+            f"FROM {source} AS s ON CONFLICT ({self.column_list(keys)}) "
         )
         if not updates:
             return sql + "DO NOTHING"
@@ -420,14 +473,14 @@ class MySQLDialect(Dialect):
         }
         return data.withColumns(stamps) if stamps else data
 
-    def bulk_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
+    def value_text(self, column: Column, data_type: DataType, time_zone: str) -> Column:
         """Booleans as ``0``/``1`` (``BOOLEAN`` is ``TINYINT``); binary as hex (``UNHEX`` on
         load)."""
         if isinstance(data_type, BooleanType):
             return column.cast("tinyint").cast("string")
         if isinstance(data_type, BinaryType):
             return F.hex(column)
-        return super().bulk_text(column, data_type, time_zone)
+        return super().value_text(column, data_type, time_zone)
 
     def bulk_statement(
         self, staging: TableName, columns: list[str], binary: list[str], file: str
@@ -494,7 +547,7 @@ class MySQLDialect(Dialect):
     def upsert_on_conflict(
         self,
         target: TableName,
-        staging: TableName,
+        source: str,
         columns: list[str],
         keys: list[str],
         audit_columns: list[str],
@@ -510,7 +563,7 @@ class MySQLDialect(Dialect):
         table = self.table(target)
         sql = (
             f"INSERT INTO {table} ({cols}) SELECT {cols} "
-            f"FROM {self.table(staging)} AS s ON DUPLICATE KEY UPDATE "
+            f"FROM {source} AS s ON DUPLICATE KEY UPDATE "
         )
         if not updates:
             first = self.quote(keys[0])

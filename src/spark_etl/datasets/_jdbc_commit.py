@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spark_etl._jvm import is_jvm_error, java_error_chain, sql_state
-from spark_etl.datasets._jdbc_connection import in_transaction
+from spark_etl.datasets._jdbc_connection import Bound, in_transaction
 
 # The JDBC dataset's log lines, under its name wherever its helpers live: logging configs and
 # filters name the dataset's logger.
@@ -25,7 +25,7 @@ _MERGE_RETRIED_STATES = ("21000", "23505", "40001")
 
 def commit_staged(
     conn: Any,
-    statements: list[str],
+    statements: list[str] | list[Bound],
     *,
     on_conflict: list[str] | None,
     refused: Callable[[Exception], Exception],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from spark_etl._jvm import is_jvm_error, java_error_chain, jvm_of
@@ -66,7 +67,15 @@ class HeldConnection:
         self._conn = None
 
 
-def in_transaction(conn: Any, statements: list[str]) -> list[int]:
+@dataclass(frozen=True)
+class Bound:
+    """A statement and the text of its ``?`` parameters, in order."""
+
+    sql: str
+    parameters: tuple[str, ...]
+
+
+def in_transaction(conn: Any, statements: list[str] | list[Bound]) -> list[int]:
     """Run ``statements`` in one transaction (rolled back if one fails); their update counts."""
     conn.setAutoCommit(False)
     try:
@@ -91,8 +100,16 @@ def _autocommit_again(conn: Any) -> None:
         logger.debug("Could not restore autocommit: %s", java_error_chain(exc)[0])
 
 
-def execute(conn: Any, sql: str) -> int:
-    """Run one statement; its update count."""
+def execute(conn: Any, sql: str | Bound) -> int:
+    """Run one statement (with its parameters bound); its update count."""
+    if isinstance(sql, Bound):
+        prepared = conn.prepareStatement(sql.sql)
+        try:
+            for position, value in enumerate(sql.parameters, start=1):
+                prepared.setString(position, value)
+            return int(prepared.executeUpdate())
+        finally:
+            prepared.close()
     statement = conn.createStatement()
     try:
         return int(statement.executeUpdate(sql))

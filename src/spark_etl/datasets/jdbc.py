@@ -36,6 +36,7 @@ from spark_etl.datasets._batch_keys import keep_latest, repeated_in_batch
 from spark_etl.datasets._dialects import TableName, dialect_for
 from spark_etl.datasets._jdbc_commit import commit_staged
 from spark_etl.datasets._jdbc_connection import (
+    Bound,
     HeldConnection,
     execute,
     open_connection,
@@ -45,6 +46,11 @@ from spark_etl.datasets._jdbc_connection import (
     unique_column_sets,
 )
 from spark_etl.datasets._jdbc_cursor import Cursor
+from spark_etl.datasets._jdbc_direct import (
+    DEFAULT_SMALL_BATCH_ROWS,
+    SmallBatches,
+    collect_small,
+)
 from spark_etl.datasets._jdbc_keys import (
     duplicate_entry,
     is_duplicate_key,
@@ -146,6 +152,7 @@ class JDBCDataset(EtlDataset):
         metadata: dict[str, Any] | None = None,
         streaming: dict[str, Any] | None = None,
         cache: bool | dict[str, Any] | None = None,
+        small_batch_rows: int | str = DEFAULT_SMALL_BATCH_ROWS,
     ) -> None:
         """Configure the dataset; the database is first contacted on ``load``, ``save``, ``exists``.
 
@@ -178,6 +185,9 @@ class JDBCDataset(EtlDataset):
             load_args: options for Spark's JDBC reader.
             save_args: options for Spark's JDBC writer.
             metadata: free-form; ``schema`` names the Avro contract of the data.
+            small_batch_rows: a streaming micro-batch of at most this many rows is appended or
+                upserted into PostgreSQL in one statement from the driver, without a staging
+                table (``spark_etl.datasets._jdbc_direct``); 0 writes every batch through one.
         """
         super().__init__(
             write_mode=write_mode,
@@ -219,6 +229,9 @@ class JDBCDataset(EtlDataset):
         self._scd2 = parse_scd2(scd2, self._write_mode, f"JDBCDataset '{table or url}'")
         self._cursor = Cursor.parse(incremental, self._table_label() if self._table else url)
         self._target_checked = False  # within a stream: the target exists with its key
+        self._small = SmallBatches(_whole_rows(small_batch_rows, f"JDBCDataset '{table or url}'"))
+        self._casts: dict[str, str] | None = None  # within a stream: the target's column casts
+        self._rows_affected: int | None = None  # by the last commit from a staging table
 
     def _checked_upsert_statement(self, statement: str) -> bool:
         """Whether upserts commit with ``MERGE``; refuses a setting that cannot apply."""
@@ -301,11 +314,87 @@ class JDBCDataset(EtlDataset):
         """Write ``data`` (see :meth:`EtlDataset.save`); a new streaming query checks the
         target again in its first micro-batch."""
         self._target_checked = False
+        self._casts = None
+        self._small.last_rows = None
         super().save(data)
 
     def _save_micro_batch(self, batch: DataFrame, batch_id: int) -> None:
+        if self._writes_small_batches() and self._small.worth_trying() and self._save_small(batch):
+            return
         slots = self._spark().sparkContext.defaultParallelism
         self._save_batch(batch, connections=slots, micro_batch=True)
+        # the rows the commit changed (all of an append's; an upsert's unchanged rows not):
+        # whether the next batch is worth collecting
+        self._small.record(self._rows_affected)
+
+    def _writes_small_batches(self) -> bool:
+        """Whether small micro-batches skip the staging table (append and upsert into
+        PostgreSQL, unless ``small_batch_rows`` is 0)."""
+        return (
+            self._small.max_rows > 0
+            and self._dialect.writes_json_rows
+            and self._write_mode in ("append", "upsert")
+        )
+
+    def _save_small(self, batch: DataFrame) -> bool:
+        """Write a micro-batch of at most ``small_batch_rows`` rows in one statement from the
+        driver (``spark_etl.datasets._jdbc_direct``); ``False`` if it is larger (nothing was
+        written)."""
+        target = self._require_table()
+        columns = [check_identifier(c, "column") for c in batch.columns]
+        self._check_keys_present(columns)
+        shape = batch.schema
+        data = nested_to_json(batch)
+        if self._keyed and self._dedup_order_by:
+            data = keep_latest(data, self._key_columns, self._dedup_order_by, columns)
+        keys = self._key_columns if self._keyed and not self._dedup_order_by else []
+        time_zone = jvm_time_zone(self._spark())
+        with self._translated_errors("write"):
+            collected = collect_small(
+                data,
+                self._small.max_rows,
+                keys,
+                lambda column, data_type: self._dialect.value_text(column, data_type, time_zone),
+            )
+        self._small.record(collected.rows)
+        if collected.document is None:
+            return False
+        if keys and collected.distinct_keys != collected.rows:
+            raise self._repeated_keys(data, "a key more than once")
+        held = HeldConnection(self._open_connection)
+        try:
+            with self._translated_errors("write"):
+                conn = held.get()
+                self._check_target(conn, target, shape)
+                self._target_checked = True
+                if self._casts is None:
+                    self._casts = self._dialect.column_casts(conn, target)
+                casts = self._casts
+            before_commit()  # the sources' work after the batch, as on the staging path
+            if collected.rows:
+                source = self._dialect.json_rows(columns, casts)
+                statement = Bound(self._insert(target, source, columns), (collected.document,))
+                with self._translated_errors("write"):
+                    counts = commit_staged(
+                        held.get(),
+                        [statement],
+                        on_conflict=None,
+                        refused=self._rejected,
+                        table=self._table_label(),
+                    )
+                logger.info(
+                    "Wrote to %s (mode %s) from the micro-batch in one statement: %s rows affected",
+                    self._table_label(),
+                    self._write_mode,
+                    counts[-1],
+                )
+        except Exception:
+            self._target_checked = False
+            self._casts = None
+            raise
+        finally:
+            held.close()
+        return True
 
     def _save_batch(
         self, data: DataFrame, connections: int | None = None, micro_batch: bool = False
@@ -361,20 +450,25 @@ class JDBCDataset(EtlDataset):
         """The target changes in one transaction, from the staging table, after the load."""
         return True
 
+    def _check_target(self, conn: Any, target: TableName, shape: StructType) -> None:
+        """Create a missing target, and check its key (once per streaming query)."""
+        if self._target_checked:
+            return
+        if not table_exists(conn, self._dialect, target):
+            if not self._create_table:
+                raise DatasetConfigError(
+                    f"Table '{self._table_label()}' does not exist and create_table is "
+                    "false: create it, or set create_table: true."
+                )
+            logger.info("Creating table %s from the DataFrame's schema", self._table_label())
+            execute(conn, self._create_target(target, shape))
+        if self._write_mode == "upsert":
+            self._check_unique_key(conn, target)
+        if self._use_merge:
+            self._check_merge_supported(conn)
+
     def _prepare(self, conn: Any, target: TableName, staging: TableName, shape: StructType) -> None:
-        if not self._target_checked:
-            if not table_exists(conn, self._dialect, target):
-                if not self._create_table:
-                    raise DatasetConfigError(
-                        f"Table '{self._table_label()}' does not exist and create_table is "
-                        "false: create it, or set create_table: true."
-                    )
-                logger.info("Creating table %s from the DataFrame's schema", self._table_label())
-                execute(conn, self._create_target(target, shape))
-            if self._write_mode == "upsert":
-                self._check_unique_key(conn, target)
-            if self._use_merge:
-                self._check_merge_supported(conn)
+        self._check_target(conn, target, shape)
         replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
         # an SCD2 batch is staged in its own shape (the target has the version columns), keyed:
         # a key twice is refused while loading
@@ -451,11 +545,12 @@ class JDBCDataset(EtlDataset):
             refused=lambda exc: self._commit_refused(conn, staging, exc),
             table=self._table_label(),
         )
+        self._rows_affected = counts[-1] if counts else 0
         logger.info(
             "Wrote to %s (mode %s): %s rows affected",
             self._table_label(),
             self._write_mode,
-            counts[-1] if counts else 0,
+            self._rows_affected,
         )
 
     def _commit_refused(self, conn: Any, staging: TableName, exc: Exception) -> Exception:
@@ -483,6 +578,7 @@ class JDBCDataset(EtlDataset):
         self, target: TableName, staging: TableName, columns: list[str], merge: bool | None = None
     ) -> list[str]:
         dialect = self._dialect
+        source = dialect.table(staging)
         if self._scd2 is not None:
             tracked = self._scd2.tracked(columns, self._key_columns)
             versions = version_columns(self._scd2, write_time())
@@ -494,17 +590,25 @@ class JDBCDataset(EtlDataset):
                 tracked=tracked,
                 version=versions,
             )
-        if self._write_mode == "upsert":
-            keys, audit = self._key_columns, self._audit_columns
-            use_merge = self._use_merge if merge is None else merge
-            if use_merge:
-                return [dialect.upsert_merge(target, staging, columns, keys, audit)]
-            return [dialect.upsert_on_conflict(target, staging, columns, keys, audit)]
-        if self._write_mode == "append":
-            return [dialect.insert_select(target, staging, columns)]
+        if self._write_mode == "upsert" and (self._use_merge if merge is None else merge):
+            return [
+                dialect.upsert_merge(
+                    target, staging, columns, self._key_columns, self._audit_columns
+                )
+            ]
+        if self._write_mode in ("upsert", "append"):
+            return [self._insert(target, source, columns)]
         if self._overwrite_strategy == "replace":
             return dialect.replace_table(target, staging, target.with_name(_staging_name("old")))
-        return [dialect.delete_all(target), dialect.insert_select(target, staging, columns)]
+        return [dialect.delete_all(target), dialect.insert_select(target, source, columns)]
+
+    def _insert(self, target: TableName, source: str, columns: list[str]) -> str:
+        """The append's or the upsert's ``INSERT`` of the rows of ``source`` (a relation)."""
+        if self._write_mode == "upsert":
+            return self._dialect.upsert_on_conflict(
+                target, source, columns, self._key_columns, self._audit_columns
+            )
+        return self._dialect.insert_select(target, source, columns)
 
     @property
     def _keyed(self) -> bool:
@@ -675,6 +779,18 @@ def _checked_table(text: str) -> TableName:
     if table.schema is not None:
         check_identifier(table.schema, "schema name")
     return table
+
+
+def _whole_rows(value: int | str, owner: str) -> int:
+    """``small_batch_rows`` as a number: an int, or its digits (what ``${oc.env:...}`` in the
+    catalog hands over)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise DatasetConfigError(
+        f"{owner}: small_batch_rows must be a whole number of rows (0 or more), not {value!r}."
+    )
 
 
 def _staging_name(table: str) -> str:
