@@ -24,7 +24,7 @@ NAMES = {
     "scd2_pg",
     "streaming_2k",
     "streaming_2k_t0",
-    "streaming_2k_t0_staged",
+    "streaming_2k_t0_direct",
 }
 
 

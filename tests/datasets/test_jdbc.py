@@ -411,7 +411,9 @@ def test_streaming_micro_batch_uses_one_connection_per_task_slot(
     assert sum(row.qty for row in sink.load().collect()) == sum(range(200))
 
 
+@pytest.mark.parametrize("small_batch_rows", [0, 10_000])  # through a staging table, or not
 def test_a_stream_checks_its_target_once_per_query_over_one_connection_per_batch(
+    small_batch_rows: int,
     spark: SparkSession,
     services: dict[str, str],
     pg_credentials: dict[str, str],
@@ -436,6 +438,7 @@ def test_a_stream_checks_its_target_once_per_query_over_one_connection_per_batch
         credentials=pg_credentials,
         write_mode="upsert",
         key_columns=["id"],
+        small_batch_rows=small_batch_rows,
         streaming={"checkpoint_location": str(tmp_path / "ckpt"), "trigger": "available-now"},
     )
     calls = {"open": 0, "index lookups": 0}

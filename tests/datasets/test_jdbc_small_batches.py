@@ -36,7 +36,10 @@ class Staged:
 
 
 def sink(db: Database, table: str, **kwargs: Any) -> JDBCDataset:
-    return JDBCDataset(url=db.url, table=table, credentials=db.credentials, **kwargs)
+    """A sink that writes micro-batches of up to 10,000 rows in one statement (the setting is
+    off by default)."""
+    settings = {"small_batch_rows": 10_000, **kwargs}
+    return JDBCDataset(url=db.url, table=table, credentials=db.credentials, **settings)
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ def test_a_small_micro_batch_stores_what_the_staging_table_stores(
     JVM whose time zone is not UTC: the one-statement write stores exactly what the staging
     table's write stores."""
     batch = spark.createDataFrame(awkward_rows(), TYPES).repartition(3)
-    sink(pg_db, f"{unique_name}_staged").save(batch)
+    sink(pg_db, f"{unique_name}_staged", small_batch_rows=0).save(batch)
     direct = sink(pg_db, f"{unique_name}_direct")
     staged = Staged(direct, monkeypatch)
     direct._save_micro_batch(batch, 0)
@@ -145,14 +148,16 @@ def test_batches_over_small_batch_rows_go_through_the_staging_table(
 
 
 @pytest.mark.parametrize("db", ["mysql"], indirect=True)
-def test_mariadb_and_other_write_modes_keep_the_staging_table(
+def test_mariadb_other_write_modes_and_the_default_keep_the_staging_table(
     spark: SparkSession, db: Database, pg_db: Database, unique_name: str, monkeypatch: Any
 ) -> None:
     rows = spark.createDataFrame([("a", 1)], "id string, qty long")
     for ds in (
         sink(db, unique_name, write_mode="upsert", key_columns=["id"]),
         sink(pg_db, unique_name, write_mode="overwrite"),
-        sink(pg_db, f"{unique_name}_none", write_mode="append", small_batch_rows=0),
+        JDBCDataset(
+            url=pg_db.url, table=f"{unique_name}_none", credentials=pg_db.credentials
+        ),  # the default: off
     ):
         staged = Staged(ds, monkeypatch)
         ds._save_micro_batch(rows, 0)

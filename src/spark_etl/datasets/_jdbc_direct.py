@@ -6,7 +6,8 @@ from the tasks, the commit, the drop. A micro-batch of at most ``small_batch_row
 instead collected by one Spark job (built-in expressions) as one JSON array of its values' text,
 the same text the bulk path writes (timestamps as their wall-clock time, binary as hex), and the
 commit statement reads it as its source: ``INSERT ... SELECT ... FROM json_array_elements(?)``
-with the upsert's own ``ON CONFLICT`` clause, each value cast to its column's type. It is one
+with the upsert's own ``ON CONFLICT`` clause (which refuses a key twice in the batch), each value
+cast to its column's type. It is one
 statement in one transaction, so a failed batch writes nothing and a replayed one (the same batch
 id after a restart) leaves the same rows, as on the staging path.
 
@@ -25,9 +26,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType
 
-#: The default ``small_batch_rows``: well below the batch sizes where Spark's parallel load into
-#: a staging table pays for its fixed cost (docs/benchmarks.md).
-DEFAULT_SMALL_BATCH_ROWS = 10_000
+#: The default ``small_batch_rows``: off. On the benchmark machine the one-statement write did
+#: not yet lower a stream's latency (docs/benchmarks.md), so the staging table stays the default.
+DEFAULT_SMALL_BATCH_ROWS = 0
 
 
 @dataclass
@@ -51,24 +52,19 @@ class SmallBatches:
 
 @dataclass(frozen=True)
 class CollectedBatch:
-    """What the collecting job found: the rows (up to ``max_rows + 1``), the distinct keys
-    among them, and the JSON array of their values (``None`` when the batch is too large)."""
+    """What the collecting job found: the rows (up to ``max_rows + 1``) and the JSON array of
+    their values (``None`` when the batch is too large)."""
 
     rows: int
-    distinct_keys: int | None
     document: str | None
 
 
 def collect_small(
-    data: DataFrame,
-    max_rows: int,
-    keys: list[str],
-    value_text: Callable[[Column, DataType], Column],
+    data: DataFrame, max_rows: int, value_text: Callable[[Column, DataType], Column]
 ) -> CollectedBatch:
     """Collect ``data`` in one job as a JSON array of objects whose field ``c<i>`` holds the
     text of column ``i`` (a NULL leaves the field out), unless it has more than ``max_rows``
-    rows; count its distinct ``keys`` in the same job (a key twice is refused before anything
-    is written)."""
+    rows."""
     fields = [
         value_text(F.col(field.name), field.dataType).alias(f"c{i}")
         for i, field in enumerate(data.schema.fields)
@@ -77,14 +73,8 @@ def collect_small(
         F.count(F.lit(1)).alias("rows"),
         F.to_json(F.collect_list(F.struct(*fields))).alias("document"),
     ]
-    if keys:
-        aggregates.append(F.count_distinct(*[F.col(k) for k in keys]).alias("distinct_keys"))
     row = data.limit(max_rows + 1).agg(*aggregates).first()
     rows = int(row["rows"]) if row is not None else 0
     if row is None or rows > max_rows:
-        return CollectedBatch(rows=rows, distinct_keys=None, document=None)
-    return CollectedBatch(
-        rows=rows,
-        distinct_keys=int(row["distinct_keys"]) if keys else None,
-        document=str(row["document"]),
-    )
+        return CollectedBatch(rows=rows, document=None)
+    return CollectedBatch(rows=rows, document=str(row["document"]))

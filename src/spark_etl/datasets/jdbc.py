@@ -187,7 +187,8 @@ class JDBCDataset(EtlDataset):
             metadata: free-form; ``schema`` names the Avro contract of the data.
             small_batch_rows: a streaming micro-batch of at most this many rows is appended or
                 upserted into PostgreSQL in one statement from the driver, without a staging
-                table (``spark_etl.datasets._jdbc_direct``); 0 writes every batch through one.
+                table (``spark_etl.datasets._jdbc_direct``); 0 (the default) writes every batch
+                through one.
         """
         super().__init__(
             write_mode=write_mode,
@@ -327,6 +328,14 @@ class JDBCDataset(EtlDataset):
         # whether the next batch is worth collecting
         self._small.record(self._rows_affected)
 
+    def _small_batch_refused(self, data: DataFrame, exc: Exception) -> Exception:
+        """The error to raise for a one-statement write the database refused (rolled back):
+        ``ON CONFLICT DO UPDATE`` refuses a key twice itself; the keys are named from the
+        batch."""
+        if self._write_mode == "upsert" and met_a_key_twice(exc):
+            return self._repeated_keys(data, java_error_chain(exc)[0])
+        return self._rejected(exc)
+
     def _writes_small_batches(self) -> bool:
         """Whether small micro-batches skip the staging table (append and upsert into
         PostgreSQL, unless ``small_batch_rows`` is 0)."""
@@ -347,20 +356,16 @@ class JDBCDataset(EtlDataset):
         data = nested_to_json(batch)
         if self._keyed and self._dedup_order_by:
             data = keep_latest(data, self._key_columns, self._dedup_order_by, columns)
-        keys = self._key_columns if self._keyed and not self._dedup_order_by else []
         time_zone = jvm_time_zone(self._spark())
         with self._translated_errors("write"):
             collected = collect_small(
                 data,
                 self._small.max_rows,
-                keys,
                 lambda column, data_type: self._dialect.value_text(column, data_type, time_zone),
             )
         self._small.record(collected.rows)
         if collected.document is None:
             return False
-        if keys and collected.distinct_keys != collected.rows:
-            raise self._repeated_keys(data, "a key more than once")
         held = HeldConnection(self._open_connection)
         try:
             with self._translated_errors("write"):
@@ -379,7 +384,7 @@ class JDBCDataset(EtlDataset):
                         held.get(),
                         [statement],
                         on_conflict=None,
-                        refused=self._rejected,
+                        refused=lambda exc: self._small_batch_refused(data, exc),
                         table=self._table_label(),
                     )
                 logger.info(
