@@ -34,7 +34,7 @@ from spark_etl_example.sample_data import connect_postgres
 from bench import data
 from bench.delta import bench_upsert_delta
 from bench.scd2 import bench_scd2_pg
-from bench.streaming import EXAMPLE, StreamPlan, run_stream
+from bench.streaming import EXAMPLE, StreamPlan, StreamResult, run_stream
 from spark_etl.contracts import default_registry, guarded, use_registry
 from spark_etl.contracts.quality import QualityLedger, QualityRules
 from spark_etl.datasets import JDBCDataset, S3Dataset
@@ -592,20 +592,25 @@ def bench_streaming(
     """streaming_kafka_pg and the hand-written query, each under the same fixed-rate producer."""
     pipeline = run_stream(spark, env, tmp / f"stream-{plan.rate}", plan, framework=True)
     baseline = run_stream(spark, env, tmp / f"stream-{plan.rate}-base", plan, framework=False)
-    return [
-        Result(
-            _stream_name(plan),
-            pipeline.records,
-            pipeline.seconds,
-            baseline.seconds * pipeline.records / max(baseline.records, 1),
-            "hand-written Structured Streaming: from_avro, same windows, psycopg upsert",
-            notes=(
-                f"producer at {plan.rate:,} events/s for {plan.warmup_s:g} s warm-up + "
-                f"{plan.seconds:g} s measured; trigger {plan.trigger}"
-            ),
-            extra={"streaming": asdict(pipeline), "baseline_streaming": asdict(baseline)},
-        )
-    ]
+    return [_stream_result(_stream_name(plan), plan, pipeline, baseline)]
+
+
+def _stream_result(
+    name: str, plan: StreamPlan, run_: StreamResult, baseline: StreamResult, how: str = ""
+) -> Result:
+    """The result of one streaming run of the pipeline against the baseline's run."""
+    return Result(
+        name,
+        run_.records,
+        run_.seconds,
+        baseline.seconds * run_.records / max(baseline.records, 1),
+        "hand-written Structured Streaming: from_avro, same windows, psycopg upsert",
+        notes=(
+            f"producer at {plan.rate:,} events/s for {plan.warmup_s:g} s warm-up + "
+            f"{plan.seconds:g} s measured; trigger {plan.trigger}" + (f"; {how}" if how else "")
+        ),
+        extra={"streaming": asdict(run_), "baseline_streaming": asdict(baseline)},
+    )
 
 
 def _stream_name(plan: StreamPlan) -> str:
@@ -635,21 +640,7 @@ def bench_small_batches(
         name: "each micro-batch through a staging table (the default)",
         f"{name}_direct": "each micro-batch upserted in one statement (small_batch_rows: 10000)",
     }
-    return [
-        Result(
-            name,
-            run_.records,
-            run_.seconds,
-            baseline.seconds * run_.records / max(baseline.records, 1),
-            "hand-written Structured Streaming: from_avro, same windows, psycopg upsert",
-            notes=(
-                f"producer at {plan.rate:,} events/s for {plan.warmup_s:g} s warm-up + "
-                f"{plan.seconds:g} s measured; trigger {plan.trigger}; {how[name]}"
-            ),
-            extra={"streaming": asdict(run_), "baseline_streaming": asdict(baseline)},
-        )
-        for name, run_ in runs.items()
-    ]
+    return [_stream_result(name, plan, run_, baseline, how[name]) for name, run_ in runs.items()]
 
 
 # ---- driver -------------------------------------------------------------------------------
