@@ -53,6 +53,26 @@ def example_logging() -> None:
     LOGGING.set_project_logging("spark_etl_example")
 
 
+#: JVM options of the drivers the tests start in processes of their own (``kedro run``,
+#: ``spark-submit``, a new project's runs): their runs are short, and on a small machine the
+#: optimising compiler's threads cost them more time than its code saves. Spark's launcher
+#: passes ``SPARK_SUBMIT_OPTS`` to the driver's JVM; it changes no result.
+SHORT_RUN_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def short_run_jvms() -> Iterator[None]:
+    """:data:`SHORT_RUN_JVM_OPTIONS` for every driver started from here on, but the suite's own
+    long-lived session (:func:`spark` builds it without them)."""
+    before = os.environ.get("SPARK_SUBMIT_OPTS")
+    os.environ["SPARK_SUBMIT_OPTS"] = f"{before or ''} {SHORT_RUN_JVM_OPTIONS}".strip()
+    yield
+    if before is None:
+        os.environ.pop("SPARK_SUBMIT_OPTS", None)
+    else:
+        os.environ["SPARK_SUBMIT_OPTS"] = before
+
+
 @pytest.fixture(scope="session", autouse=True)
 def example_contracts() -> None:
     """Datasets look their contracts up in the example project's ``schemas/``."""
@@ -74,7 +94,12 @@ def conf_env() -> Iterator[Env]:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One SparkSession for the whole suite, with the connector jars on its classpath."""
-    session = get_spark(TEST_SPARK_CONF)
+    short_runs = os.environ.pop("SPARK_SUBMIT_OPTS", None)
+    try:
+        session = get_spark(TEST_SPARK_CONF)
+    finally:
+        if short_runs is not None:
+            os.environ["SPARK_SUBMIT_OPTS"] = short_runs
     yield session
     session.stop()
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,34 @@ def test_append_twice_then_overwrite(
     )
     assert rows_of(ds) == [("c", 3, "d2", T1)]
     assert [op for _, op, _ in history(spark, path)] == ["WRITE", "WRITE", "WRITE"]
+
+
+def test_vacuum_lists_a_small_table_in_few_tasks_and_keeps_the_session_s_setting(
+    spark: SparkSession, s3_credentials: dict[str, Any], path: str
+) -> None:
+    """Spark's folder-listing parallelism (10,000) would make VACUUM of a small table run
+    thousands of empty tasks; the dataset lowers it for its own command only."""
+    ds = DeltaDataset(path=path, credentials=s3_credentials)
+    ds.save(table(spark, [("a", 1, "d1", T0)]))
+    ds.save(table(spark, [("b", 2, "d1", T0)]))
+    context = spark.sparkContext
+    group = f"vacuum-{uuid.uuid4().hex[:6]}"
+    context.setJobGroup(group, "the vacuum under test")
+    try:
+        ds.vacuum()
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+    tracker = context.statusTracker()
+    tasks = [
+        tracker.getStageInfo(stage).numTasks
+        for job in tracker.getJobIdsForGroup(group)
+        for stage in tracker.getJobInfo(job).stageIds
+    ]
+    # the most a stage runs is Delta's own snapshot partitioning (50), not thousands
+    assert tasks and max(tasks) <= 50, tasks
+    listing = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+    assert spark.conf.get(listing) == "10000" and spark.conf.get(listing, None) is None
+    assert sorted(r.id for r in ds.load().collect()) == ["a", "b"]
 
 
 def test_overwrite_replace_where_and_dynamic_partitions(
@@ -381,7 +410,9 @@ def test_two_processes_appending_to_one_table_lose_no_commit(
     spark: SparkSession, s3_credentials: dict[str, Any], path: str
 ) -> None:
     """Another process (its own Spark driver) and this one append to one table at once: every
-    commit of both is in the table's history and every row is read back."""
+    commit of both is in the table's history and every row is read back. Both start appending
+    when the other's session is up, and each appends the same number of times (however fast
+    either machine's JVM is)."""
     batches, rows = 6, 50
     env = {
         **os.environ,
@@ -391,17 +422,22 @@ def test_two_processes_appending_to_one_table_lose_no_commit(
     other = subprocess.Popen(
         [sys.executable, str(SUPPORT / "delta_writer.py"), path, "100000", str(batches), str(rows)],
         env=env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert other.stdin is not None and other.stdout is not None
     ds = DeltaDataset(path=path, credentials=s3_credentials, writer_lease={"wait": "5m"})
-    mine = 0
-    try:  # append for as long as the other process runs (and at least as often)
-        while (other.poll() is None or mine < batches) and mine < 200:
-            start = mine * rows
+    mine = batches
+    try:
+        ready = other.stdout.readline()  # '' if it died before its session was up
+        assert ready == "ready\n", ready + other.communicate(timeout=60)[1][-3000:]
+        other.stdin.write("go\n")
+        other.stdin.flush()
+        for batch in range(mine):
+            start = batch * rows
             ds.save(spark.range(start, start + rows).selectExpr("id", "'test' AS source"))
-            mine += 1
         out, err = other.communicate(timeout=300)
     finally:
         other.kill()

@@ -7,11 +7,24 @@ from spark_etl.runtime import jars
 from spark_etl.runtime.spark import DELTA_CONF, delta_conf, get_spark
 
 
-def test_session_has_connector_jars(spark: SparkSession) -> None:
-    loaded = spark.sparkContext.getConf().get("spark.jars", "")
+def test_a_local_session_has_the_connector_jars_on_its_classpath(spark: SparkSession) -> None:
+    """In local mode the jars are on the driver's classpath, not in ``spark.jars`` (which would
+    copy each of them into the session's temporary folder)."""
+    conf = spark.sparkContext.getConf()
+    loaded = conf.get("spark.driver.extraClassPath", "")
     for coordinate in jars.coordinates():
         artifact = coordinate.split(":")[1]
-        assert artifact in loaded, f"{artifact} missing from spark.jars"
+        assert artifact in loaded, f"{artifact} missing from the driver's classpath"
+    assert conf.get("spark.jars", "") == ""
+    kafka_source = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
+    assert spark.sparkContext._jvm.java.lang.Class.forName(kafka_source).getName() == kafka_source
+
+
+def test_a_cluster_or_a_running_jvm_gets_spark_jars() -> None:
+    from spark_etl.runtime.spark import connector_jars_conf
+
+    assert set(connector_jars_conf()) == {"spark.jars"}
+    assert set(connector_jars_conf(on_driver_classpath=True)) == {"spark.driver.extraClassPath"}
 
 
 def test_get_spark_reuses_active_session(spark: SparkSession) -> None:

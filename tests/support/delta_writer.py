@@ -2,8 +2,10 @@
 
     python delta_writer.py PATH FIRST_ID BATCHES ROWS   (the S3 credentials in the environment)
 
-Appends BATCHES batches of ROWS rows with ids from FIRST_ID on to the table at PATH, each a
-commit of its own, through ``DeltaDataset``; prints ``done`` at the end.
+Once its session is up it prints ``ready`` and waits for a line on its standard input (so the
+test's writes and its own start together, however long its JVM took to start); then it appends
+BATCHES batches of ROWS rows with ids from FIRST_ID on to the table at PATH, each a commit of its
+own, through ``DeltaDataset``, and prints ``done`` at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ def main(path: str, first: int, batches: int, rows: int) -> None:
     )
     credentials = json.loads(os.environ["DELTA_WRITER_CREDENTIALS"])
     ds = DeltaDataset(path=path, credentials=credentials, writer_lease={"wait": "5m"})
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
     for batch in range(batches):
         start = first + batch * rows
         ds.save(spark.range(start, start + rows).selectExpr("id", "'writer' AS source"))

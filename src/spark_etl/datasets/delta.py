@@ -36,6 +36,7 @@ from spark_etl.datasets._scd2 import (
     versioned_shape,
     write_time,
 )
+from spark_etl.datasets._session_conf import session_settings
 from spark_etl.datasets.base import EtlDataset, check_identifier, stringify_options
 from spark_etl.datasets.exceptions import (
     DatasetConfigError,
@@ -71,6 +72,8 @@ _CONCURRENT = (
 )
 #: Delta's session settings that make a MERGE idempotent (a streaming batch replayed).
 _TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+_LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+_SPARK_LISTING_DEFAULT = "10000"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 
 
@@ -438,7 +441,17 @@ class DeltaDataset(EtlDataset):
         spark = self._spark()
         self._location.configure(spark)
         hours = None if retain is None else duration(retain).total_seconds() / 3600
-        with self._translated_errors("vacuum"), self._held(spark):
+        # VACUUM lists the table's folders in as many tasks as this setting says; Spark's default
+        # (10,000, for clusters listing millions of folders) turns a small table's listing into
+        # thousands of empty tasks. The session's own value, where spark.yml set one, is kept.
+        listing = {}
+        if spark.conf.get(_LISTING_PARALLELISM) == _SPARK_LISTING_DEFAULT:
+            listing = {_LISTING_PARALLELISM: str(spark.sparkContext.defaultParallelism)}
+        with (
+            self._translated_errors("vacuum"),
+            self._held(spark),
+            session_settings(spark, listing),
+        ):
             DeltaTable.forPath(spark, self._path).vacuum(hours)
 
     # the rest of the dataset's surface
@@ -525,14 +538,8 @@ def _execute(spark: SparkSession, merge: Any, txn: tuple[str, int] | None) -> No
     if txn is None:
         merge.execute()
         return
-    conf = spark.conf
-    conf.set(_TXN_APP_ID, txn[0])
-    conf.set(_TXN_VERSION, str(txn[1]))
-    try:
+    with session_settings(spark, {_TXN_APP_ID: txn[0], _TXN_VERSION: str(txn[1])}):
         merge.execute()
-    finally:
-        conf.unset(_TXN_APP_ID)
-        conf.unset(_TXN_VERSION)
 
 
 def _as_of(load_args: dict[str, Any]) -> str:

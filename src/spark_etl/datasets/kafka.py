@@ -44,6 +44,7 @@ from spark_etl.datasets._kafka_offsets import (
     records_between,
 )
 from spark_etl.datasets._kafka_options import choice, offset_options, security_options
+from spark_etl.datasets._session_conf import session_settings
 from spark_etl.datasets.base import EtlDataset, LoadMetrics, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
@@ -586,11 +587,7 @@ def _v2_kafka_writes(spark: SparkSession) -> Iterator[None]:
     ``Observation`` of the written rows never reports; the V2 path (the same producer code)
     keeps the query in the plan, and the rows written are counted while they are written.
     """
-    conf = spark.conf
-    before = conf.get(_V1_SOURCES)
+    before = spark.conf.get(_V1_SOURCES)
     sources = [s for s in (before or "").split(",") if s.strip() and s.strip() != "kafka"]
-    conf.set(_V1_SOURCES, ",".join(sources))
-    try:
+    with session_settings(spark, {_V1_SOURCES: ",".join(sources)}):
         yield
-    finally:
-        conf.set(_V1_SOURCES, before) if before is not None else conf.unset(_V1_SOURCES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +30,7 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
 }
-_JAR_KEYS = ("spark.jars", "spark.jars.packages")
+_JAR_KEYS = ("spark.jars", "spark.jars.packages", "spark.driver.extraClassPath")
 #: What Delta Lake tables (``DeltaDataset``) need of a session whose connectors include Delta.
 DELTA_CONF: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -70,7 +71,9 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
         if submitted.contains(key):
             settings.pop(key)
     if not any(submitted.contains(k) or k in settings for k in _JAR_KEYS):
-        settings.update(connector_jars_conf())
+        jvm_to_start = SparkContext._gateway is None and not os.environ.get("PYSPARK_GATEWAY_PORT")
+        local = re.fullmatch(r"local(\[[^]]*\])?", str(settings.get("spark.master", "")))
+        settings.update(connector_jars_conf(on_driver_classpath=bool(local) and jvm_to_start))
     settings.update(delta_conf(settings, submitted))
     if not os.environ.get("PYSPARK_GATEWAY_PORT"):
         settings.update(
@@ -125,10 +128,17 @@ def _submitted_conf() -> SparkConf:
     return SparkConf()
 
 
-def connector_jars_conf() -> dict[str, str]:
+def connector_jars_conf(on_driver_classpath: bool = False) -> dict[str, str]:
     """``spark.jars`` from the Maven cache, resolved first if needed; ``--packages`` as fallback.
 
     The fallback (Spark's own Ivy resolution) serves an installed wheel with no checkout beside it.
+
+    Args:
+        on_driver_classpath: put the jars on the driver JVM's classpath
+            (``spark.driver.extraClassPath``) instead: in local mode the executors are that JVM,
+            and ``spark.jars`` would have each session copy every jar (the AWS SDK bundle alone
+            is most of a gigabyte) into its temporary folder first. Only for a JVM not started
+            yet: a running one cannot take a classpath.
     """
     try:
         resolved = jars.resolve()
@@ -139,12 +149,15 @@ def connector_jars_conf() -> dict[str, str]:
         if not jars.default_pom().is_file():
             return {}
         return {"spark.jars.packages": jars.packages(), "spark.jars.excludes": jars.excludes()}
+    if on_driver_classpath:
+        return {"spark.driver.extraClassPath": os.pathsep.join(str(p) for p in resolved)}
     return {"spark.jars": ",".join(str(p) for p in resolved)}
 
 
 def delta_conf(settings: Mapping[str, str], submitted: SparkConf) -> dict[str, str]:
-    """:data:`DELTA_CONF`, where the connectors (``spark.jars``, ``spark.jars.packages``, set
-    here or by ``spark-submit``) include Delta and ``spark.yml`` did not set them itself.
+    """:data:`DELTA_CONF`, where the connectors (``spark.jars``, ``spark.jars.packages``, the
+    driver's classpath, set here or by ``spark-submit``) include Delta and ``spark.yml`` did not
+    set them itself.
 
     A cluster whose image holds the jars (no ``--jars`` or ``--packages``) sets both in
     ``spark.yml``.
