@@ -20,6 +20,35 @@ def test_a_local_session_has_the_connector_jars_on_its_classpath(spark: SparkSes
     assert spark.sparkContext._jvm.java.lang.Class.forName(kafka_source).getName() == kafka_source
 
 
+def test_a_classpath_of_spark_yml_s_own_keeps_the_connectors_after_it(tmp_path) -> None:
+    """A driver classpath spark.yml sets (a jar of the project's) is not taken for the
+    connectors: theirs follow it, in a session of its own process."""
+    import subprocess
+    import sys
+
+    script = (
+        "from spark_etl.runtime.spark import get_spark\n"
+        "s = get_spark({'spark.master': 'local[1]', 'spark.ui.enabled': 'false',"
+        " 'spark.driver.extraClassPath': '/opt/own/udfs.jar'})\n"
+        "print(s.sparkContext.getConf().get('spark.driver.extraClassPath'))\n"
+        "print(s.conf.get('spark.sql.extensions'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    classpath, extensions = done.stdout.strip().splitlines()[-2:]
+    entries = classpath.split(":")
+    assert entries[0] == "/opt/own/udfs.jar"
+    assert any("delta-spark" in e for e in entries) and any("bundle-" in e for e in entries)
+    assert extensions == DELTA_CONF["spark.sql.extensions"]
+
+
 def test_a_cluster_or_a_running_jvm_gets_spark_jars() -> None:
     from spark_etl.runtime.spark import connector_jars_conf
 

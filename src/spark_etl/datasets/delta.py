@@ -72,9 +72,10 @@ _CONCURRENT = (
 )
 #: Delta's session settings that make a MERGE idempotent (a streaming batch replayed).
 _TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+_TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+#: How many tasks list a table's folders (VACUUM), and Spark's default of it.
 _LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 _SPARK_LISTING_DEFAULT = "10000"
-_TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 
 
 class DeltaDataset(EtlDataset):

@@ -30,7 +30,8 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
 }
-_JAR_KEYS = ("spark.jars", "spark.jars.packages", "spark.driver.extraClassPath")
+_JAR_KEYS = ("spark.jars", "spark.jars.packages")
+_DRIVER_CLASSPATH = "spark.driver.extraClassPath"
 #: What Delta Lake tables (``DeltaDataset``) need of a session whose connectors include Delta.
 DELTA_CONF: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -73,7 +74,11 @@ def get_spark(conf: Mapping[str, Any] | None = None) -> SparkSession:
     if not any(submitted.contains(k) or k in settings for k in _JAR_KEYS):
         jvm_to_start = SparkContext._gateway is None and not os.environ.get("PYSPARK_GATEWAY_PORT")
         local = re.fullmatch(r"local(\[[^]]*\])?", str(settings.get("spark.master", "")))
-        settings.update(connector_jars_conf(on_driver_classpath=bool(local) and jvm_to_start))
+        connectors = connector_jars_conf(on_driver_classpath=bool(local) and jvm_to_start)
+        own = settings.get(_DRIVER_CLASSPATH)
+        if own and _DRIVER_CLASSPATH in connectors:  # spark.yml's own entries come first
+            connectors[_DRIVER_CLASSPATH] = f"{own}{os.pathsep}{connectors[_DRIVER_CLASSPATH]}"
+        settings.update(connectors)
     settings.update(delta_conf(settings, submitted))
     if not os.environ.get("PYSPARK_GATEWAY_PORT"):
         settings.update(
@@ -150,7 +155,7 @@ def connector_jars_conf(on_driver_classpath: bool = False) -> dict[str, str]:
             return {}
         return {"spark.jars.packages": jars.packages(), "spark.jars.excludes": jars.excludes()}
     if on_driver_classpath:
-        return {"spark.driver.extraClassPath": os.pathsep.join(str(p) for p in resolved)}
+        return {_DRIVER_CLASSPATH: os.pathsep.join(str(p) for p in resolved)}
     return {"spark.jars": ",".join(str(p) for p in resolved)}
 
 
@@ -162,8 +167,9 @@ def delta_conf(settings: Mapping[str, str], submitted: SparkConf) -> dict[str, s
     A cluster whose image holds the jars (no ``--jars`` or ``--packages``) sets both in
     ``spark.yml``.
     """
+    keys = (*_JAR_KEYS, _DRIVER_CLASSPATH)
     connectors = " ".join(
-        [settings.get(k, "") for k in _JAR_KEYS] + [submitted.get(k, "") for k in _JAR_KEYS]
+        [settings.get(k, "") for k in keys] + [submitted.get(k, "") for k in keys]
     )
     if "delta-spark" not in connectors:
         return {}
