@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from databases import Database
+from databases import Database, tables_of
 from kedro.io import DatasetError
 from pyspark.sql import SparkSession
 
@@ -102,6 +102,78 @@ def test_jdbc_scd2_refuses_a_repeated_key(
     assert isinstance(raised.value.__cause__, WriteRejectedError)
     assert "customer_id='c1' (2x)" in str(raised.value)
     assert len(db.run(versions_sql(unique_name))) == 2
+
+
+def test_jdbc_scd2_bulk_load_refuses_a_repeated_key_and_leaves_no_staging(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    # PostgreSQL stages an SCD2 batch unkeyed and keys it once loaded: the repeated key is named
+    # all the same, and the dimension is untouched
+    dim = JDBCDataset(
+        url=db.url,
+        table=unique_name,
+        credentials=db.credentials,
+        write_mode="scd2",
+        key_columns=["customer_id"],
+        bulk_load=True,
+    )
+    dim.save(spark.createDataFrame(FIRST, SCHEMA))
+    with pytest.raises(DatasetError) as raised:
+        dim.save(spark.createDataFrame([*SECOND, ("c3", "Cara", "Bergen")], SCHEMA))
+    assert isinstance(raised.value.__cause__, WriteRejectedError)
+    assert "customer_id='c3' (2x)" in str(raised.value)
+    assert shape(db.run(versions_sql(unique_name))) == [
+        ("c1", "Paris", True, True),
+        ("c2", "Rome", True, True),
+    ]
+    assert [t for t in tables_of(db) if t.startswith(unique_name)] == [unique_name]
+    dim.save(spark.createDataFrame(SECOND, SCHEMA))
+    assert shape(db.run(versions_sql(unique_name))) == [
+        ("c1", "Paris", False, False),
+        ("c1", "Lyon", True, True),
+        ("c2", "Rome", True, True),
+        ("c3", "Oslo", True, True),
+    ]
+
+
+def test_jdbc_scd2_a_null_tracked_value_is_unchanged_when_still_null(
+    spark: SparkSession, db: Database, unique_name: str
+) -> None:
+    dim = jdbc_dim(db, unique_name)
+    dim.save(spark.createDataFrame([("c1", "Alice", None), ("c2", "Bob", "Rome")], SCHEMA))
+    dim.save(spark.createDataFrame([("c1", "Alice", None), ("c2", "Bob", None)], SCHEMA))
+    assert shape(db.run(versions_sql(unique_name))) == [
+        ("c1", None, True, True),
+        ("c2", "Rome", False, False),
+        ("c2", None, True, True),
+    ]
+
+
+def test_pg_scd2_keeps_a_unique_index_of_the_current_versions(
+    spark: SparkSession,
+    pg: Any,
+    pg_credentials: dict[str, str],
+    services: dict[str, str],
+    unique_name: str,
+) -> None:
+    # one current version per key, enforced by the table: the version a change replaces is
+    # closed before its successor is opened
+    pg.execute(
+        f"CREATE TABLE {unique_name} (customer_id text NOT NULL, name text, city text, "
+        "valid_from timestamp NOT NULL, valid_to timestamp, is_current boolean NOT NULL)"
+    )
+    pg.execute(f"CREATE UNIQUE INDEX ON {unique_name} (customer_id) WHERE is_current")
+    db = Database("postgresql", services["SPARK_ETL_PG_URL"], pg_credentials, lambda _: [])
+    dim = jdbc_dim(db, unique_name)
+    dim.save(spark.createDataFrame(FIRST, SCHEMA))
+    dim.save(spark.createDataFrame(SECOND, SCHEMA))
+    rows = pg.execute(versions_sql(unique_name)).fetchall()
+    assert shape(rows) == [
+        ("c1", "Paris", False, False),
+        ("c1", "Lyon", True, True),
+        ("c2", "Rome", True, True),
+        ("c3", "Oslo", True, True),
+    ]
 
 
 def test_delta_scd2_opens_closes_and_keeps_versions(

@@ -93,14 +93,30 @@ class Dialect:
 
     def create_table(self, table: TableName, schema: StructType, keys: list[str]) -> str:
         """DDL for a table shaped like ``schema``, with a primary key on ``keys`` if any."""
-        cols = [
+        cols = self.column_definitions(schema, keys)
+        if keys:
+            cols.append(f"PRIMARY KEY ({self.column_list(keys)})")
+        return f"CREATE TABLE {self.table(table)} ({', '.join(cols)})"
+
+    def column_definitions(self, schema: StructType, keys: list[str]) -> list[str]:
+        """``"name" TYPE [NOT NULL]`` of each field of ``schema``; ``keys`` are never null."""
+        return [
             f"{self.quote(f.name)} {self.column_type(f.dataType, f.name in keys)}"
             + ("" if f.nullable and f.name not in keys else " NOT NULL")
             for f in schema.fields
         ]
-        if keys:
-            cols.append(f"PRIMARY KEY ({self.column_list(keys)})")
-        return f"CREATE TABLE {self.table(table)} ({', '.join(cols)})"
+
+    def create_keyed_staging(self, staging: TableName, schema: StructType, keys: list[str]) -> str:
+        """The staging table of a batch that must hold each key once (SCD2), shaped like
+        ``schema``: keyed here, so that loading it refuses a key twice."""
+        return self.create_table(staging, schema, keys)
+
+    def key_loaded_staging(
+        self, staging: TableName, schema: StructType, keys: list[str]
+    ) -> list[str]:
+        """What makes a :meth:`create_keyed_staging` table refuse a key twice once the batch is
+        loaded (a unique-key violation names the key): nothing where it is keyed already."""
+        return []
 
     #: Whether the upsert statement itself fails when the batch holds a key twice (PostgreSQL's
     #: ``ON CONFLICT DO UPDATE`` does; MySQL's ``ON DUPLICATE KEY UPDATE`` would apply both rows).
@@ -201,33 +217,67 @@ class Dialect:
         one (new keys, and those just closed), and with ``version.close_missing`` close the
         current versions of the keys the batch does not hold."""
         q = self.quote
-        start = (
-            f"s.{q(version.effective_from)}"
-            if version.effective_from
-            else self.timestamp_literal(version.now)
-        )
-        matched = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)
-        statements = [
+        start = self.scd2_start(version)
+        matched = self.keys_match(keys)
+        return [
             self.scd2_close_changed(
                 target, staging, matched=matched, tracked=tracked, version=version, start=start
-            )
+            ),
+            self.scd2_open(
+                target,
+                staging,
+                columns,
+                version,
+                where=f"NOT EXISTS (SELECT 1 FROM {self.table(target)} AS t WHERE {matched} "
+                f"AND t.{q(version.is_current)})",
+            ),
+            *self.scd2_close_missing(target, staging, keys, version),
         ]
+
+    def scd2_start(self, version: VersionColumns) -> str:
+        """Where a version opened from the staged row ``s`` starts (and the one it replaces
+        ends): its ``effective_from``, else the write's time."""
+        if version.effective_from:
+            return f"s.{self.quote(version.effective_from)}"
+        return self.timestamp_literal(version.now)
+
+    def keys_match(self, keys: list[str]) -> str:
+        """The join of the target ``t`` and the staged rows ``s`` on ``keys``."""
+        return " AND ".join(f"t.{self.quote(k)} = s.{self.quote(k)}" for k in keys)
+
+    def scd2_open(
+        self,
+        target: TableName,
+        source: TableName,
+        columns: list[str],
+        version: VersionColumns,
+        where: str | None = None,
+    ) -> str:
+        """Open a current version for each row ``s`` of ``source`` (that meets ``where``)."""
+        q = self.quote
         cols = self.column_list(columns)
-        statements.append(
+        return (
             f"INSERT INTO {self.table(target)} ({cols}, {q(version.valid_from)}, "
             f"{q(version.valid_to)}, {q(version.is_current)}) "
-            f"SELECT {self.column_list(columns, 's.')}, {start}, NULL, TRUE "
-            f"FROM {self.table(staging)} AS s WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{self.table(target)} AS t WHERE {matched} AND t.{q(version.is_current)})"
+            f"SELECT {self.column_list(columns, 's.')}, {self.scd2_start(version)}, NULL, TRUE "
+            f"FROM {self.table(source)} AS s" + (f" WHERE {where}" if where else "")
         )
-        if version.close_missing:
-            statements.append(
-                f"UPDATE {self.table(target)} AS t SET {q(version.valid_to)} = "
-                f"{self.timestamp_literal(version.now)}, {q(version.is_current)} = FALSE "
-                f"WHERE t.{q(version.is_current)} AND NOT EXISTS (SELECT 1 FROM "
-                f"{self.table(staging)} AS s WHERE {matched})"
-            )
-        return statements
+
+    def scd2_close_missing(
+        self, target: TableName, staging: TableName, keys: list[str], version: VersionColumns
+    ) -> list[str]:
+        """With ``version.close_missing``: close the current versions of the keys the staged
+        batch does not hold."""
+        if not version.close_missing:
+            return []
+        q = self.quote
+        close = (
+            f"UPDATE {self.table(target)} AS t SET {q(version.valid_to)} = "
+            f"{self.timestamp_literal(version.now)}, {q(version.is_current)} = FALSE "
+            f"WHERE t.{q(version.is_current)} AND NOT EXISTS (SELECT 1 FROM "
+            f"{self.table(staging)} AS s WHERE {self.keys_match(keys)})"
+        )
+        return [close]
 
     def scd2_close_changed(
         self,
@@ -398,25 +448,62 @@ class PostgresDialect(Dialect):
             f"IS DISTINCT FROM ({self.column_list(compared, 'EXCLUDED.')})"
         )
 
-    def scd2_close_changed(
+    def scd2_statements(
         self,
         target: TableName,
         staging: TableName,
         *,
-        matched: str,
+        columns: list[str],
+        keys: list[str],
         tracked: list[str],
         version: VersionColumns,
-        start: str,
-    ) -> str:
-        """``UPDATE ... FROM`` the staged batch, where a tracked column is distinct."""
+    ) -> list[str]:
+        """The same write in one pass over the batch: its new and changed rows (those without
+        an identical current version) are first kept in a temporary table, dropped at commit;
+        closing the versions they replace and opening theirs then read only those rows, where
+        each of the two statements would join the whole batch with the table."""
         q = self.quote
-        return (
-            f"UPDATE {self.table(target)} AS t SET {q(version.valid_to)} = {start}, "
-            f"{q(version.is_current)} = FALSE FROM {self.table(staging)} AS s "
-            f"WHERE {matched} AND t.{q(version.is_current)} AND "
-            f"({self.column_list(tracked, 't.')}) IS DISTINCT FROM "
-            f"({self.column_list(tracked, 's.')})"
+        matched = self.keys_match(keys)
+        current = f"t.{q(version.is_current)}"
+        changed = TableName(f"{staging.name}_changed")  # temporary tables take no schema
+        keep_changed = (
+            f"CREATE TEMPORARY TABLE {self.table(changed)} ON COMMIT DROP AS SELECT s.* FROM "
+            f"{self.table(staging)} AS s WHERE NOT EXISTS (SELECT 1 FROM {self.table(target)} "
+            f"AS t WHERE {matched} AND {current} AND ({self.column_list(tracked, 't.')}) IS NOT "
+            f"DISTINCT FROM ({self.column_list(tracked, 's.')}))"
         )
+        close_replaced = (
+            f"UPDATE {self.table(target)} AS t SET {q(version.valid_to)} = "
+            f"{self.scd2_start(version)}, {q(version.is_current)} = FALSE FROM "
+            f"{self.table(changed)} AS s WHERE {matched} AND {current}"
+        )
+        return [
+            keep_changed,
+            close_replaced,
+            self.scd2_open(target, changed, columns, version),
+            *self.scd2_close_missing(target, staging, keys, version),
+        ]
+
+    def create_keyed_staging(self, staging: TableName, schema: StructType, keys: list[str]) -> str:
+        """Unlogged and unkeyed while loading: ``COPY`` into a table with a unique index checks
+        each row's key in the index (random reads), building the index afterwards sorts them
+        once (:meth:`key_loaded_staging`)."""
+        return (
+            f"CREATE UNLOGGED TABLE {self.table(staging)} "
+            f"({', '.join(self.column_definitions(schema, keys))})"
+        )
+
+    def key_loaded_staging(
+        self, staging: TableName, schema: StructType, keys: list[str]
+    ) -> list[str]:
+        """A unique index on the keys; text keys compared byte by byte (``COLLATE "C"``: the
+        same equality as any deterministic collation's, sorted without the locale)."""
+        types = {f.name: f.dataType for f in schema.fields}
+        columns = ", ".join(
+            self.quote(k) + (' COLLATE "C"' if isinstance(types[k], StringType) else "")
+            for k in keys
+        )
+        return [f"CREATE UNIQUE INDEX ON {self.table(staging)} ({columns})"]
 
     def upsert_merge(
         self,

@@ -426,7 +426,7 @@ class JDBCDataset(EtlDataset):
             self._target_checked = micro_batch
             try:
                 with self._translated_errors("write"):
-                    self._stage(data, staging, connections)
+                    self._stage(data, staging, connections, held)
                 # a stream's sources finish the micro-batch (their errors are their own): a
                 # failure leaves the target untouched
                 before_commit()
@@ -440,12 +440,19 @@ class JDBCDataset(EtlDataset):
         finally:
             held.close()
 
-    def _stage(self, data: DataFrame, staging: TableName, connections: int | None) -> None:
+    def _stage(
+        self, data: DataFrame, staging: TableName, connections: int | None, held: HeldConnection
+    ) -> None:
         try:
             if self._bulk_load:
                 self._bulk_load_staging(data, staging)
             else:
                 self._load_staging(data, staging, connections)
+            if self._scd2 is not None:
+                for sql in self._dialect.key_loaded_staging(
+                    staging, data.schema, self._key_columns
+                ):
+                    execute(held.get(), sql)
         except Exception as exc:
             if self._keyed and is_duplicate_key(exc):
                 raise self._repeated_keys(data, duplicate_entry(exc)) from exc
@@ -475,13 +482,14 @@ class JDBCDataset(EtlDataset):
     def _prepare(self, conn: Any, target: TableName, staging: TableName, shape: StructType) -> None:
         self._check_target(conn, target, shape)
         replace = self._write_mode == "overwrite" and self._overwrite_strategy == "replace"
-        # an SCD2 batch is staged in its own shape (the target has the version columns), keyed:
-        # a key twice is refused while loading
-        ddl = (
-            self._dialect.create_table(staging, shape, self._key_columns)
-            if replace or self._scd2 is not None
-            else self._dialect.create_staging(staging, target)
-        )
+        # an SCD2 batch is staged in its own shape (the target has the version columns), keyed
+        # (while loading, or right after it: _stage): a key twice is refused
+        if self._scd2 is not None:
+            ddl = self._dialect.create_keyed_staging(staging, shape, self._key_columns)
+        elif replace:
+            ddl = self._dialect.create_table(staging, shape, self._key_columns)
+        else:
+            ddl = self._dialect.create_staging(staging, target)
         execute(conn, ddl)
         if self._write_mode == "upsert":
             for sql in self._dialect.key_staging(staging, self._key_columns):
