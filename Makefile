@@ -74,6 +74,12 @@ package: jars ## example/dist/: the example's wheel, conf and schemas archives, 
 bench: jars services ## Benchmarks vs hand-written baselines -> bench/results/ (SCALE=1 is full size)
 	$(BIN)/python -m bench --scale $(or $(SCALE),1)
 
+# The offered rates of the capacity curve (events/s), up to past the pipeline's saturation.
+CAPACITY_RATES ?= 50000,100000,200000,400000,600000
+bench-capacity: jars services ## The streaming capacity curve at CAPACITY_RATES: table and plot
+	$(BIN)/python -m bench --only streaming --stream-rates $(CAPACITY_RATES)
+	$(BIN)/python -m bench.capacity
+
 lint: $(STAMP) ## ruff, mypy and the import-linter contracts, of the framework and of the example
 	$(BIN)/ruff check src tests bench jvm setup.py
 	$(BIN)/ruff format --check src tests bench jvm setup.py
@@ -93,4 +99,4 @@ test: jars services airflow ## Lint, then every test against the real servers, w
 clean: ## Remove caches and build output (keeps .venv, jars and server data)
 	rm -rf build dist $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
 
-.PHONY: help venv jars services spark services-down demo run airflow wheel package bench lint test clean
+.PHONY: help venv jars services spark services-down demo run airflow wheel package bench bench-capacity lint test clean

@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from spark_etl_example.sample_data import connect_postgres
 
-from bench import data
+from bench import data, reference
 from bench.delta import bench_upsert_delta
 from bench.scd2 import bench_scd2_pg
 from bench.streaming import EXAMPLE, StreamPlan, StreamResult, run_stream
@@ -595,8 +595,17 @@ def bench_streaming(
     return [_stream_result(_stream_name(plan), plan, pipeline, baseline)]
 
 
+_HAND_WRITTEN_STREAM = "hand-written Structured Streaming: from_avro, same windows, psycopg upsert"
+
+
 def _stream_result(
-    name: str, plan: StreamPlan, run_: StreamResult, baseline: StreamResult, how: str = ""
+    name: str,
+    plan: StreamPlan,
+    run_: StreamResult,
+    baseline: StreamResult,
+    how: str = "",
+    *,
+    baseline_is: str = _HAND_WRITTEN_STREAM,
 ) -> Result:
     """The result of one streaming run of the pipeline against the baseline's run."""
     return Result(
@@ -604,7 +613,7 @@ def _stream_result(
         run_.records,
         run_.seconds,
         baseline.seconds * run_.records / max(baseline.records, 1),
-        "hand-written Structured Streaming: from_avro, same windows, psycopg upsert",
+        baseline_is,
         notes=(
             f"producer at {plan.rate:,} events/s for {plan.warmup_s:g} s warm-up + "
             f"{plan.seconds:g} s measured; trigger {plan.trigger}" + (f"; {how}" if how else "")
@@ -643,6 +652,40 @@ def bench_small_batches(
     return [_stream_result(name, plan, run_, baseline, how[name]) for name, run_ in runs.items()]
 
 
+def bench_reference_data(
+    spark: SparkSession, env: dict[str, str], tmp: Path, fastest: StreamPlan, warm_up: bool
+) -> list[Result]:
+    """The stream joined with 100,000 users' segments in PostgreSQL (``bench.reference``) at the
+    fastest streaming rate: the reference dataset cached against read by every micro-batch;
+    ``warm_up``: first one unmeasured run of each query (unless the streaming runs did)."""
+    reference.seed_reference(env)
+    runs: dict[bool, StreamResult] = {}
+    counted: dict[str, int] = {}
+    for cached in (True, False):
+        with reference.reference_pipeline(env, cached=cached) as pipeline:
+            plan = replace(fastest, pipeline=pipeline)
+            if warm_up:
+                short = replace(plan, seconds=min(plan.seconds, 30.0), warmup_s=0.0)
+                run_stream(spark, env, tmp / f"reference-warm-up-{cached}", short, framework=True)
+            runs[cached] = run_stream(spark, env, tmp / f"reference-{cached}", plan, framework=True)
+            counted["cached" if cached else "uncached"] = reference.counted_events(env)
+    result = _stream_result(
+        f"{_stream_name(fastest)}_reference",
+        fastest,
+        runs[True],
+        runs[False],
+        f"joined with {reference.USERS:,} users in PostgreSQL, cache: {reference.CACHE}",
+        baseline_is="the same pipeline, its reference dataset read by every micro-batch (no cache)",
+    )
+    # every event found its user's segment, in both runs: the sink's windows count them all
+    produced = {
+        "cached" if cached else "uncached": int(run_.extra["producer"]["produced"])
+        for cached, run_ in runs.items()
+    }
+    result.extra.update({"events_counted": counted, "events_produced": produced})
+    return [result]
+
+
 # ---- driver -------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     """Cores and memory of this machine."""
@@ -664,9 +707,11 @@ def run(
     only: set[str] | None,
     out: Path,
     streams: tuple[StreamPlan, ...] = (StreamPlan(50_000), StreamPlan(100_000)),
+    spark_conf: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the benchmarks at ``scale`` of the full size and the streaming runs of ``streams``;
-    write and return their results."""
+    write and return their results. ``spark_conf``: settings of the session besides the
+    benchmark's own (an experiment's; each result records them)."""
     unknown = sorted((only or set()) - set(BENCHMARKS))
     if unknown:
         raise SystemExit(f"bench: no benchmark {', '.join(unknown)}; --only takes {BENCHMARKS}")
@@ -682,6 +727,7 @@ def run(
             "spark.app.name": "spark-etl-bench",
             # both streaming queries checkpoint as the project's runs do (conf/base/spark.yml)
             CHECKPOINT_MANAGER: project_spark_conf()[CHECKPOINT_MANAGER],
+            **(spark_conf or {}),
         }
     )
     size = {k: max(int(v * scale), 1_000) for k, v in FULL.items()}
@@ -710,6 +756,17 @@ def run(
         ],
         "scd2_pg": lambda: [bench_scd2(spark, size["scd2_rows"], env)],
         "streaming": lambda: bench_streams(spark, env, tmp, streams),
+        "streaming_reference": lambda: (
+            bench_reference_data(
+                spark,
+                env,
+                tmp,
+                max(streams, key=lambda p: p.rate),
+                warm_up=bool(only) and "streaming" not in (only or set()),
+            )
+            if streams
+            else []
+        ),
         "streaming_small_batches": lambda: (
             bench_small_batches(
                 spark,
@@ -732,6 +789,8 @@ def run(
             probe = Probe(spark)
             for result in bench():
                 record = _record(result, probe.report(), scale)
+                if spark_conf:
+                    record["spark_conf"] = spark_conf
                 (out / f"{result.name}.json").write_text(json.dumps(record, indent=2) + "\n")
                 results.append(record)
                 print(  # noqa: T201 - the command's progress report
@@ -759,7 +818,11 @@ _ORDER = (
 )
 #: What ``--only`` takes: each runs one benchmark (the ``*_checks`` rows come with theirs; the
 #: small micro-batches report rows of the streaming family).
-BENCHMARKS = (*(n for n in _ORDER if not n.endswith("_checks")), "streaming_small_batches")
+BENCHMARKS = (
+    *(n for n in _ORDER if not n.endswith("_checks")),
+    "streaming_reference",
+    "streaming_small_batches",
+)
 
 
 def recorded(out: Path) -> list[dict[str, Any]]:
@@ -888,7 +951,15 @@ def main() -> None:
         choices=["dead_letter", "fail"],
         help="the pipeline's on_decode_error (fail: no dead-letter side query)",
     )
+    parser.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the benchmarks' Spark session (repeatable; recorded in the results)",
+    )
     args = parser.parse_args()
+    spark_conf = dict(setting.split("=", 1) for setting in args.spark_conf)
     streams = tuple(
         StreamPlan(
             int(rate),
@@ -900,7 +971,8 @@ def main() -> None:
         for rate in args.stream_rates.split(",")
         if rate
     )
-    run(args.scale, set(filter(None, args.only.split(","))) or None, args.out, streams)
+    only = set(filter(None, args.only.split(","))) or None
+    run(args.scale, only, args.out, streams, spark_conf)
 
 
 if __name__ == "__main__":

@@ -237,13 +237,13 @@ class Producer:
 
 
 # ---- consumers --------------------------------------------------------------------------------
-def _run_pipeline(errors: list[BaseException]) -> None:
-    """``kedro run --pipelines streaming_kafka_pg`` of the example in this process (on a thread;
+def _run_pipeline(errors: list[BaseException], pipeline: StreamPipeline) -> None:
+    """``kedro run --pipelines NAME [--env ENV]`` of the example in this process (on a thread;
     ``run_stream`` runs it from the example's folder, as the command line would)."""
     try:
         bootstrap_project(EXAMPLE)
-        with KedroSession.create(project_path=EXAMPLE) as session:
-            session.run(pipeline_names=["streaming_kafka_pg"], runner=RetryingRunner())
+        with KedroSession.create(project_path=EXAMPLE, env=pipeline.kedro_env) as session:
+            session.run(pipeline_names=[pipeline.name], runner=RetryingRunner())
     except BaseException as exc:  # reported by the benchmark's thread
         errors.append(exc)
 
@@ -254,11 +254,12 @@ def _start_consumer(
     """The pipeline's run on a thread. It reads its declaration from the example's conf/ (as
     ``kedro run`` in the project does), so the process works from the example's folder until the
     query has started."""
-    _clear_pipeline_sink(env)
+    with connect_postgres(env) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {plan.pipeline.table}")
     with contextlib.chdir(EXAMPLE):
-        consumer = threading.Thread(target=_run_pipeline, args=(errors,), daemon=True)
+        consumer = threading.Thread(target=_run_pipeline, args=(errors, plan.pipeline), daemon=True)
         consumer.start()
-        _wait_for_query(spark, PIPELINE_QUERY, errors)
+        _wait_for_query(spark, plan.pipeline.query, errors)
     return consumer
 
 
@@ -313,9 +314,16 @@ def start_baseline(spark: SparkSession, env: dict[str, str], work: Path, trigger
     )
 
 
-def _clear_pipeline_sink(env: dict[str, str]) -> None:
-    with connect_postgres(env) as conn:
-        conn.execute("DROP TABLE IF EXISTS event_counts")
+@dataclass(frozen=True)
+class StreamPipeline:
+    """Which streaming pipeline of the example the framework's run is: its name, its sink's
+    query and PostgreSQL table (dropped before the run), the Kedro environment it runs in
+    (``None``: the project's default)."""
+
+    name: str = "streaming_kafka_pg"
+    query: str = PIPELINE_QUERY
+    table: str = "event_counts"
+    kedro_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -330,6 +338,7 @@ class StreamPlan:
     on_decode_error: str = "dead_letter"
     #: the sink's small_batch_rows (0: every micro-batch through a staging table)
     small_batch_rows: int = DEFAULT_SMALL_BATCH_ROWS
+    pipeline: StreamPipeline = StreamPipeline()
 
 
 def run_stream(
@@ -351,7 +360,7 @@ def run_stream(
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     env = {**env, **settings}
-    query_name = PIPELINE_QUERY if framework else BASELINE_QUERY
+    query_name = plan.pipeline.query if framework else BASELINE_QUERY
     log = ProgressLog(query_name)
     spark.streams.addListener(log)
     producer = Producer(bootstrap, plan.rate, plan.warmup_s + plan.seconds)
@@ -384,7 +393,7 @@ def run_stream(
         if producer.process.poll() is None:
             producer.process.kill()
     if errors:
-        raise RuntimeError(f"streaming_kafka_pg failed during the benchmark: {errors[0]}")
+        raise RuntimeError(f"{plan.pipeline.name} failed during the benchmark: {errors[0]}")
     since_ms = started_ms + int(plan.warmup_s * 1000)
     result = measure(spark, bootstrap, log.batches, since_ms)
     result.extra.update(
@@ -412,7 +421,7 @@ def _wait_for_query(spark: SparkSession, name: str, errors: list[BaseException])
     deadline = time.monotonic() + 300
     while not any(q.name == name for q in spark.streams.active):
         if errors:
-            raise RuntimeError(f"streaming_kafka_pg failed to start: {errors[0]}")
+            raise RuntimeError(f"the query {name} failed to start: {errors[0]}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"the query {name} did not start within 300 s")
         time.sleep(0.2)

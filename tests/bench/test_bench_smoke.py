@@ -24,6 +24,7 @@ NAMES = {
     "upsert_delta",
     "scd2_pg",
     "streaming_2k",
+    "streaming_2k_reference",
 }
 #: Every benchmark of ``bench.run`` but the small micro-batches.
 SMOKED = set(BENCHMARKS) - {"streaming_small_batches"}
@@ -70,6 +71,12 @@ def test_every_benchmark_runs_and_reports(
         assert run_["not_visible"] == 0 and run_["records"] >= 4_000
         assert 0 < run_["latency_s"]["p50"] <= run_["latency_s"]["p99"]
     assert "| streaming_2k | 2,000 |" in table(results)
+    reference = json.loads((tmp_path / "streaming_2k_reference.json").read_text())["extra"]
+    # with the reference data cached and without, every event found its user's segment
+    assert reference["events_counted"] == reference["events_produced"]
+    assert reference["events_produced"]["cached"] >= 6_000
+    for run_ in (reference["streaming"], reference["baseline_streaming"]):
+        assert run_["not_visible"] == 0 and run_["records"] >= 4_000
 
 
 def test_a_partial_run_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None:

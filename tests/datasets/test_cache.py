@@ -13,7 +13,9 @@ from kedro.io import DatasetError
 from pyspark.sql import SparkSession
 
 from spark_etl.datasets import JDBCDataset
+from spark_etl.datasets._cache import release_cached
 from spark_etl.datasets.exceptions import DatasetConfigError
+from spark_etl.runtime.hooks import SparkHooks
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +60,34 @@ def test_a_cached_source_is_read_once_then_again_after_its_refresh(
         assert time.monotonic() < deadline, "the cache was not refreshed"
         time.sleep(0.5)
     ds._cache.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("run_end", ["after_pipeline_run", "on_pipeline_error"])
+def test_the_end_of_a_run_drops_the_copy_and_the_next_run_reads_the_source(
+    run_end: str,
+    pg: Any,
+    services: dict[str, str],
+    pg_credentials: dict[str, str],
+    ref_table: str,
+) -> None:
+    """A later run in the same process (a notebook, an orchestrator's worker) reads the table as
+    it is then, not the copy an earlier run left in Spark's cache."""
+    ds = JDBCDataset(
+        url=services["SPARK_ETL_PG_URL"],
+        table=ref_table,
+        credentials=pg_credentials,
+        cache={"refresh": "1h"},
+    )
+    before = seq_scans(pg, ref_table)
+    assert ds.load().count() == 2
+    pg.execute(f"INSERT INTO {ref_table} VALUES ('u3', 'c')")
+    assert ds.load().count() == 2  # the run's copy
+    getattr(SparkHooks(), run_end)()
+    assert ds._cache is not None and not ds._cache.filled
+    assert release_cached() == 0  # nothing left to drop
+    assert ds.load().count() == 3  # the next run reads the source again
+    assert seq_scans(pg, ref_table) - before == 2
+    assert release_cached() == 1
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,18 @@ for a broadcast join, so a join sends the copy to the executors instead of shuff
 
 The copy is Spark's cache of the load's plan. Spark's cache manager swaps it into every plan that
 reads the same thing, so a refresh is seen by the next micro-batch without restarting the query.
+That is also why the copy must not outlive its run: a later run in the same process (a notebook,
+an orchestrator's worker) would read the copy, not the source, for any dataset reading the same
+table. :func:`release_cached` drops every copy and stops every refresh; the Spark hook calls it
+when a run ends, failed or not.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +36,9 @@ from spark_etl.datasets.exceptions import DatasetConfigError
 logger = logging.getLogger(__name__)
 
 _KEYS = {"refresh", "broadcast"}
+
+#: The copies filled and not yet dropped (a dataset the catalog let go of drops out by itself).
+_filled: weakref.WeakSet[CachedLoad] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -70,9 +79,11 @@ def parse_cache(raw: bool | dict[str, Any] | None, owner: str) -> CacheSettings 
 class CachedLoad:
     """The cached copy of one dataset's loads, and its refresh timer."""
 
-    def __init__(self, settings: CacheSettings, owner: str) -> None:
+    def __init__(self, settings: CacheSettings, owner: Callable[[], str]) -> None:
         self._settings = settings
-        self._owner = owner
+        # what the logs name: asked when the copy fills (the dataset knows its table by then)
+        self._label = owner
+        self._owner = ""
         self._data: DataFrame | None = None
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -85,7 +96,9 @@ class CachedLoad:
             return data
         if self._data is not None:
             return self._hinted(self._data)
+        self._owner = self._label()
         self._data = data.persist(StorageLevel.MEMORY_AND_DISK)
+        _filled.add(self)
         rows = self._data.count()  # filled now: concurrent jobs would each read the source
         logger.info(
             "%s: %d rows cached for micro-batches and later loads%s",
@@ -119,9 +132,15 @@ class CachedLoad:
     def close(self) -> None:
         """Stop the refresh timer and drop the copy."""
         self._stop.set()
+        _filled.discard(self)
         if self._data is not None:
             _drop(self._data)
             self._data = None
+
+    @property
+    def filled(self) -> bool:
+        """Whether the copy is in Spark's cache (loaded, and not dropped since)."""
+        return self._data is not None
 
     def _refresh_every(self, data: DataFrame, seconds: float, stop: threading.Event) -> None:
         while not stop.wait(seconds):
@@ -146,6 +165,15 @@ class CachedLoad:
                 rows,
                 extra={"event": "reference_refreshed", "dataset": self._owner, "rows": rows},
             )
+
+
+def release_cached() -> int:
+    """Drop every cached copy of reference data and stop its refresh (the end of a run): the
+    next load reads the source again. Returns how many copies were dropped."""
+    copies = list(_filled)
+    for copy in copies:
+        copy.close()
+    return len(copies)
 
 
 def _drop(data: DataFrame) -> bool:

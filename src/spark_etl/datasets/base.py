@@ -93,7 +93,11 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
     ) -> None:
         self._streaming = parse_settings(streaming, type(self).__name__)
         cached = parse_cache(cache, type(self).__name__)
-        self._cache = CachedLoad(cached, type(self).__name__) if cached else None
+        self._cache = (
+            CachedLoad(cached, lambda: f"{type(self).__name__} {self.target_label()}")
+            if cached
+            else None
+        )
         self._write_mode = self._check_write_mode(write_mode)
         self._key_columns = [check_identifier(c, "key column") for c in key_columns or []]
         if self._write_mode in ("upsert", "scd2") and not self._key_columns:
