@@ -99,7 +99,13 @@ def test_a_partial_run_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None
         "upsert_pg",
         "upsert_mysql",
     ]
-    assert names[7:] == ["upsert_delta", "scd2_pg", "streaming_50k", "streaming_100k"]
+    assert names[7:] == [
+        "upsert_delta",
+        "scd2_pg",
+        "streaming_50k",
+        "streaming_100k",
+        "streaming_100k_reference",  # the streaming family by rate, then by name
+    ]
     text = table(rows)
     assert "| upsert_pg | 1,000,000 | 123,456 |" in text
     assert text.startswith("Run 2026-11-30 to 2026-12-03 at scale 1.0")
