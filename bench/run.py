@@ -738,6 +738,14 @@ def run(
         "endpoint": env["SPARK_ETL_S3_ENDPOINT"],
         "path_style_access": True,
     }
+
+    def at_fastest(bench: Callable[..., list[Result]]) -> list[Result]:
+        """``bench`` at the fastest streaming rate, warmed up unless the streaming runs did."""
+        if not streams:
+            return []
+        fastest = max(streams, key=lambda p: p.rate)
+        return bench(spark, env, tmp, fastest, warm_up=bool(only) and "streaming" not in only)
+
     plan: dict[str, Callable[[], list[Result]]] = {
         "batch_simple": lambda: bench_batch_simple(
             spark, size["events"], str(tmp), None, "batch_simple"
@@ -756,28 +764,8 @@ def run(
         ],
         "scd2_pg": lambda: [bench_scd2(spark, size["scd2_rows"], env)],
         "streaming": lambda: bench_streams(spark, env, tmp, streams),
-        "streaming_reference": lambda: (
-            bench_reference_data(
-                spark,
-                env,
-                tmp,
-                max(streams, key=lambda p: p.rate),
-                warm_up=bool(only) and "streaming" not in (only or set()),
-            )
-            if streams
-            else []
-        ),
-        "streaming_small_batches": lambda: (
-            bench_small_batches(
-                spark,
-                env,
-                tmp,
-                max(streams, key=lambda p: p.rate),
-                warm_up=bool(only) and "streaming" not in (only or set()),
-            )
-            if streams
-            else []
-        ),
+        "streaming_reference": lambda: at_fastest(bench_reference_data),
+        "streaming_small_batches": lambda: at_fastest(bench_small_batches),
     }
     assert tuple(plan) == BENCHMARKS
     out.mkdir(parents=True, exist_ok=True)
@@ -959,6 +947,11 @@ def main() -> None:
         help="a setting of the benchmarks' Spark session (repeatable; recorded in the results)",
     )
     args = parser.parse_args()
+    bad = [setting for setting in args.spark_conf if "=" not in setting]
+    if bad:
+        parser.error(
+            f"--spark-conf takes KEY=VALUE (spark.sql.shuffle.partitions=2); got {bad[0]!r}"
+        )
     spark_conf = dict(setting.split("=", 1) for setting in args.spark_conf)
     streams = tuple(
         StreamPlan(

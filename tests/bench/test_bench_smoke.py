@@ -138,3 +138,21 @@ def test_streaming_measures_after_one_warm_up_run_of_each_query(
         (100_000, 60.0, 30.0, False),
     ]
     assert [r.name for r in results] == ["streaming_50k", "streaming_100k"]
+
+
+def test_a_spark_setting_without_a_value_is_refused_before_anything_runs() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--spark-conf", "oops"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "python -m bench: error: --spark-conf takes KEY=VALUE "
+        "(spark.sql.shuffle.partitions=2); got 'oops'"
+    )
