@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from spark_etl_example.sample_data import connect_postgres
 
-from bench import data, reference
+from bench import data, realtime, reference
 from bench.delta import bench_upsert_delta
 from bench.scd2 import bench_scd2_pg
 from bench.streaming import EXAMPLE, StreamPlan, StreamResult, run_stream
@@ -652,6 +652,31 @@ def bench_small_batches(
     return [_stream_result(name, plan, run_, baseline, how[name]) for name, run_ in runs.items()]
 
 
+def bench_real_time(
+    spark: SparkSession, env: dict[str, str], tmp: Path, slowest: StreamPlan
+) -> list[Result]:
+    """streaming_kafka_kafka (``bench.realtime``) at the slowest streaming rate: its sink in
+    Real-Time Mode against the same pipeline in micro-batches back to back."""
+    plans = {
+        trigger: realtime.RealTimePlan(slowest.rate, slowest.seconds, slowest.warmup_s, trigger)
+        for trigger in ("real-time", realtime.MICRO_BATCH)
+    }
+    runs = {
+        trigger: realtime.run_real_time(spark, env, tmp / f"realtime-{n}", plan)
+        for n, (trigger, plan) in enumerate(plans.items())
+    }
+    result = _stream_result(
+        f"{_stream_name(slowest)}_realtime",
+        replace(slowest, trigger="real-time"),
+        runs["real-time"],
+        runs[realtime.MICRO_BATCH],
+        "streaming_kafka_kafka (Kafka -> filter, derive, contract -> Kafka), each record's "
+        "latency to the broker's append to the output topic",
+        baseline_is=f"the same pipeline in micro-batches (trigger {realtime.MICRO_BATCH})",
+    )
+    return [result]
+
+
 def bench_reference_data(
     spark: SparkSession, env: dict[str, str], tmp: Path, fastest: StreamPlan, warm_up: bool
 ) -> list[Result]:
@@ -766,6 +791,9 @@ def run(
         "streaming": lambda: bench_streams(spark, env, tmp, streams),
         "streaming_reference": lambda: at_fastest(bench_reference_data),
         "streaming_small_batches": lambda: at_fastest(bench_small_batches),
+        "streaming_realtime": lambda: (
+            bench_real_time(spark, env, tmp, min(streams, key=lambda p: p.rate)) if streams else []
+        ),
     }
     assert tuple(plan) == BENCHMARKS
     out.mkdir(parents=True, exist_ok=True)
@@ -810,6 +838,7 @@ BENCHMARKS = (
     *(n for n in _ORDER if not n.endswith("_checks")),
     "streaming_reference",
     "streaming_small_batches",
+    "streaming_realtime",
 )
 
 

@@ -25,6 +25,7 @@ NAMES = {
     "scd2_pg",
     "streaming_2k",
     "streaming_2k_reference",
+    "streaming_2k_realtime",
 }
 #: Every benchmark of ``bench.run`` but the small micro-batches.
 SMOKED = set(BENCHMARKS) - {"streaming_small_batches"}
@@ -45,7 +46,7 @@ def test_every_benchmark_runs_and_reports(
         assert record["records"] >= 1_000
         assert record["framework_rps"] > 0 and record["baseline_rps"] > 0
         assert record["machine"]["cores"] >= 1 and record["driver_peak_rss_mib"] > 0
-    assert (tmp_path / "README.md").read_text() == table(results)
+    assert (tmp_path / "README.md").read_text() == table(recorded(tmp_path))  # in table order
     assert "| upsert_pg | 1,000 |" in table(results)
     upsert = json.loads((tmp_path / "upsert_pg.json").read_text())["extra"]
     # every upsert (MERGE, ON CONFLICT, batched inserts, the baseline) left 500 old + 500
@@ -77,6 +78,13 @@ def test_every_benchmark_runs_and_reports(
     assert reference["events_produced"]["cached"] >= 6_000
     for run_ in (reference["streaming"], reference["baseline_streaming"]):
         assert run_["not_visible"] == 0 and run_["records"] >= 4_000
+    realtime = json.loads((tmp_path / "streaming_2k_realtime.json").read_text())["extra"]
+    for run_ in (realtime["streaming"], realtime["baseline_streaming"]):
+        # in Real-Time Mode and in micro-batches, every event reached the output topic once
+        assert run_["not_visible"] == 0 and run_["extra"]["duplicates"] == 0
+        assert run_["extra"]["written"] == run_["extra"]["produced"] >= 8_000
+        assert 0 < run_["latency_s"]["p50"] <= run_["latency_s"]["p99"]
+    assert realtime["streaming"]["extra"]["trigger"] == "real-time"
 
 
 def test_a_partial_run_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None:
@@ -103,8 +111,12 @@ def test_a_partial_run_keeps_the_other_rows_of_the_table(tmp_path: Path) -> None
         "upsert_delta",
         "scd2_pg",
         "streaming_50k",
+        "streaming_50k_realtime",
         "streaming_100k",
         "streaming_100k_reference",  # the streaming family by rate, then by name
+        "streaming_200k",  # the capacity curve's
+        "streaming_400k",
+        "streaming_600k",
     ]
     text = table(rows)
     assert "| upsert_pg | 1,000,000 | 123,456 |" in text

@@ -68,6 +68,7 @@ def test_the_example_declares_its_chains_of_transforms() -> None:
         "batch_event_counts",  # the starter's
         "batch_kafka_s3",
         "batch_pg_mysql_kafka",
+        "streaming_kafka_kafka",
         "streaming_kafka_pg",
         "streaming_kafka_s3",
         "warehouse",  # a combination: pipelines, no steps

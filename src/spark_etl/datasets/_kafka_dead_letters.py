@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 
 from spark_etl.contracts import deadletter
 from spark_etl.datasets._kafka_codec import ValueCodec, undecoded
+from spark_etl.datasets._real_time import is_real_time
 from spark_etl.datasets._streaming import AfterBatch, after_each_batch, trigger_args
 from spark_etl.datasets.exceptions import DatasetConfigError, UndecodableRecordsError
 
@@ -176,6 +177,13 @@ class UndecodableValues:
                 "query outside spark-etl), so a side query routes them, which needs a "
                 "checkpoint: add streaming: {checkpoint_location: ..., trigger: ...} to its "
                 "catalog entry, or set on_decode_error: fail."
+            )
+        if is_real_time(trigger_args(settings.trigger)):
+            raise DatasetConfigError(
+                f"KafkaDataset '{self.topics}': the streaming settings of a stream source are "
+                "those of the side query that routes its undecodable values, which writes each "
+                "micro-batch (foreachBatch): trigger: real-time does not run it. Give it a "
+                "micro-batch trigger (trigger: 30 seconds); the sink's trigger is its own."
             )
         letters = corrupt.select(F.col("value"), self.codec.reason().alias("_reason"))
         dataset = f"kafka:{self.topics}"

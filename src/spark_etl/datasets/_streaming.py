@@ -3,7 +3,8 @@
 A sink's catalog entry says how its streaming query runs::
 
     streaming:
-      trigger: 5 seconds                      # or available-now (bounded runs), or a dict
+      trigger: 5 seconds                      # or available-now (bounded runs), real-time
+                                              # (Kafka -> Kafka, stateless), or a dict
       checkpoint_location: .local/checkpoints/streaming_kafka_pg   # or s3a://bucket/ckpt/...
       output_mode: update                     # append | update | complete
       query_name: event_counts_pg
@@ -36,6 +37,7 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark_etl._jvm import micro_batch_observed
 from spark_etl._validation import problems
+from spark_etl.datasets._real_time import DEFAULT_BATCH, is_real_time, refuse_sink
 from spark_etl.datasets.exceptions import DatasetConfigError
 
 logger = logging.getLogger(__name__)
@@ -58,8 +60,9 @@ class StreamingSettings(BaseModel):
 
 def trigger_args(trigger: dict[str, Any] | str) -> dict[str, Any]:
     """Keyword arguments of ``DataStreamWriter.trigger``: a dict as is, or a string shortcut:
-    ``available-now`` (bounded: what is there now, then stop), ``once``, or an interval such as
-    ``5 seconds`` (what ``${oc.env:...}`` in the catalog can hand over)."""
+    ``available-now`` (bounded: what is there now, then stop), ``once``, ``real-time`` (Spark's
+    Real-Time Mode, in batches of :data:`~spark_etl.datasets._real_time.DEFAULT_BATCH`), or an
+    interval such as ``5 seconds`` (what ``${oc.env:...}`` in the catalog can hand over)."""
     if isinstance(trigger, dict):
         return trigger
     text = trigger.strip().lower().replace("_", "-")
@@ -67,6 +70,8 @@ def trigger_args(trigger: dict[str, Any] | str) -> dict[str, Any]:
         return {"availableNow": True}
     if text == "once":
         return {"once": True}
+    if text in ("real-time", "realtime"):
+        return {"realTime": DEFAULT_BATCH}
     return {"processingTime": trigger}
 
 
@@ -169,14 +174,12 @@ def start_query(
     the sources' work after the batch (:class:`AfterBatch`).
 
     Raises:
-        DatasetConfigError: when the sink has no ``streaming`` settings (a checkpoint is needed).
+        DatasetConfigError: when the sink has no ``streaming`` settings (a checkpoint is needed),
+            or asks for Real-Time Mode, which does not run ``foreachBatch``.
     """
-    if settings is None:
-        raise DatasetConfigError(
-            f"{owner} was given a streaming DataFrame but has no 'streaming' settings: add "
-            "streaming: {checkpoint_location: ..., trigger: ..., output_mode: ...} to its "
-            "catalog entry."
-        )
+    settings = require_settings(settings, owner)
+    if is_real_time(trigger_args(settings.trigger)):
+        raise refuse_sink(owner, "each micro-batch with its own batch write (foreachBatch)")
     works = claim(data)
     started: list[StreamingQuery] = []
     handed_over = threading.Event()
@@ -209,9 +212,30 @@ def start_query(
     )
     if settings.query_name:
         writer = writer.queryName(settings.query_name)
-    query = _start_untagged(writer, data.sparkSession)
+    query = start_untagged(writer, data.sparkSession)
     started.append(query)
     handed_over.set()
+    log_started(query, settings, owner)
+    return query
+
+
+def require_settings(settings: StreamingSettings | None, owner: str) -> StreamingSettings:
+    """A streaming sink's settings.
+
+    Raises:
+        DatasetConfigError: when it has none (a query needs a checkpoint).
+    """
+    if settings is None:
+        raise DatasetConfigError(
+            f"{owner} was given a streaming DataFrame but has no 'streaming' settings: add "
+            "streaming: {checkpoint_location: ..., trigger: ..., output_mode: ...} to its "
+            "catalog entry."
+        )
+    return settings
+
+
+def log_started(query: StreamingQuery, settings: StreamingSettings, owner: str) -> None:
+    """The ``streaming_trigger`` line of a query a sink started."""
     logger.info(
         "Streaming query %s of %s started: %s",
         query.name or query.id,
@@ -224,7 +248,6 @@ def start_query(
             "default_trigger": "trigger" not in settings.model_fields_set,
         },
     )
-    return query
 
 
 def describe_trigger(settings: StreamingSettings) -> str:
@@ -236,6 +259,11 @@ def describe_trigger(settings: StreamingSettings) -> str:
         said = "what is in its sources now, in one micro-batch, then it stops (once)"
     elif "processingTime" in args:
         said = f"a micro-batch every {args['processingTime']}"
+    elif is_real_time(args):
+        said = (
+            "Real-Time Mode, each record written as it arrives (offsets checkpointed every "
+            f"{args['realTime']})"
+        )
     else:
         said = f"trigger {args}"
     if "trigger" not in settings.model_fields_set:
@@ -243,7 +271,7 @@ def describe_trigger(settings: StreamingSettings) -> str:
     return said
 
 
-def _start_untagged(writer: DataStreamWriter, spark: SparkSession) -> StreamingQuery:
+def start_untagged(writer: DataStreamWriter, spark: SparkSession) -> StreamingQuery:
     """Start the query without the starting thread's job tags: Spark would give them to every
     job of the query (a node's timeout tag would cancel the stream it started), and pyspark's
     listener cannot read a started event that carries tags."""

@@ -44,7 +44,9 @@ from spark_etl.datasets._kafka_offsets import (
     records_between,
 )
 from spark_etl.datasets._kafka_options import choice, offset_options, security_options
+from spark_etl.datasets._real_time import is_real_time, refuse_unsupported
 from spark_etl.datasets._session_conf import session_settings
+from spark_etl.datasets._streaming import claim, log_started, start_untagged, trigger_args
 from spark_etl.datasets.base import EtlDataset, LoadMetrics, stringify_options
 from spark_etl.datasets.exceptions import (
     AuthenticationError,
@@ -414,7 +416,40 @@ class KafkaDataset(EtlDataset):
         ]
 
     # ---- save ----------------------------------------------------------------------------
+    def save(self, data: DataFrame) -> None:
+        """Write ``data`` (see :meth:`EtlDataset.save`); a stream whose ``streaming.trigger``
+        is ``real-time`` runs in Spark's Real-Time Mode (see ``spark_etl.datasets._real_time``)."""
+        settings = self._streaming
+        if not (data.isStreaming and settings and is_real_time(trigger_args(settings.trigger))):
+            super().save(data)
+            return
+        data = self._checked(data, "save")
+        owner = f"KafkaDataset '{self._where}'"
+        refuse_unsupported(data, owner, settings.output_mode)
+        for work in claim(data):  # no micro-batch of spark-etl's runs in Real-Time Mode
+            work.fallback()
+        writer = (
+            self._records(data)
+            .writeStream.format("kafka")
+            .options(**self._writer_options())
+            .option("checkpointLocation", settings.checkpoint_location)
+            .outputMode("update")  # the only mode Real-Time Mode has: each record once
+            .trigger(**trigger_args(settings.trigger))
+        )
+        if settings.query_name:
+            writer = writer.queryName(settings.query_name)
+        with self._translated_errors("stream to"):
+            self.query = start_untagged(writer, data.sparkSession)
+        log_started(self.query, settings, owner)
+
     def _save_batch(self, data: DataFrame) -> None:
+        writer = self._records(data).write.format("kafka").options(**self._writer_options())
+        with self._translated_errors("write"), _v2_kafka_writes(data.sparkSession):
+            writer.mode("append").save()
+
+    def _records(self, data: DataFrame) -> DataFrame:
+        """Kafka's records of ``data``: the contract's Avro (or JSON) value, the key, the
+        headers."""
         contract = self._require_contract()
         if len(self._topics) != 1:
             raise DatasetConfigError(
@@ -427,17 +462,15 @@ class KafkaDataset(EtlDataset):
             columns.insert(0, key.alias("key"))
         if self._headers_column:
             columns.append(F.col(self._headers_column).alias("headers"))
-        writer = (
-            data.select(*columns)
-            .write.format("kafka")
-            .options(
-                **stringify_options(self._save_args),
-                **security_options(self._credentials),
-                **{"kafka.bootstrap.servers": self._bootstrap, "topic": self._topics[0]},
-            )
-        )
-        with self._translated_errors("write"), _v2_kafka_writes(data.sparkSession):
-            writer.mode("append").save()
+        return data.select(*columns)
+
+    def _writer_options(self) -> dict[str, str]:
+        return {
+            **stringify_options(self._save_args),
+            **security_options(self._credentials),
+            "kafka.bootstrap.servers": self._bootstrap,
+            "topic": self._topics[0],
+        }
 
     def _key(self) -> Column | None:
         if self._write_mode == "upsert":

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 
 from spark_etl._sql_metrics import PlanNode
 from spark_etl.contracts import conform
+from spark_etl.datasets._real_time import is_real_time, refuse_sink
 from spark_etl.datasets._s3_files import FileWindow
 from spark_etl.datasets._s3_location import S3Location
 from spark_etl.datasets._streaming import claim, trigger_args
@@ -192,6 +193,8 @@ class S3Dataset(EtlDataset):
                 f"S3Dataset '{self._path}' was given a streaming DataFrame but has no "
                 "'streaming' settings: add streaming: {checkpoint_location: ...} to its entry."
             )
+        if is_real_time(trigger_args(self._streaming.trigger)):
+            raise refuse_sink(f"S3Dataset '{self._path}'", "with Spark's file sink")
         data = self._checked(data, "save")
         self._configure_bucket()
         for work in claim(data):  # the file sink has no place to run it after each batch

@@ -160,7 +160,9 @@ def stop_gracefully(queries: list[StreamingQuery], timeout_s: float = 120.0) -> 
 
 def _stop_each(queries: list[StreamingQuery], timeout_s: float) -> None:
     for query in queries:
-        deadline = time.monotonic() + timeout_s
+        # A Real-Time Mode query is in its batch all the time: it has written what it read,
+        # and reads again from its last checkpoint when it restarts (docs/streaming.md)
+        deadline = time.monotonic() + (0 if _in_real_time(query) else timeout_s)
         while (
             query.isActive and query.status.get("isTriggerActive") and (time.monotonic() < deadline)
         ):
@@ -172,6 +174,15 @@ def _stop_each(queries: list[StreamingQuery], timeout_s: float) -> None:
             query.name or query.id,
             extra={"event": "streaming_stopped", "query": query.name or str(query.id)},
         )
+
+
+def _in_real_time(query: StreamingQuery) -> bool:
+    """Whether ``query`` runs in Spark's Real-Time Mode."""
+    try:
+        trigger = query._jsq.streamingQuery().trigger()
+    except Exception:  # a query of Spark Connect, or one that is gone: not known, not stopped
+        return False
+    return "RealTime" in str(trigger.getClass().getSimpleName())
 
 
 def _raise_failure(queries: list[StreamingQuery]) -> None:
