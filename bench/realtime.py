@@ -11,7 +11,6 @@ producer's hand-off, to the millisecond). No clock of the consumer is involved.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -29,18 +28,19 @@ from bench.streaming import (
     ProgressLog,
     StreamPipeline,
     StreamResult,
-    _admin,
     _pcts,
     _run_pipeline,
     _stage_medians,
     _wait_for_query,
+    end_run,
+    environment,
     recreate_topic,
 )
 from spark_etl.contracts import default_registry
-from spark_etl.runtime.streaming import stop_gracefully
 
 PIPELINE = StreamPipeline(name="streaming_kafka_kafka", query="priced_events", table="")
 OUTPUT = "bench-priced-events"
+APPENDED = "LogAppendTime"
 #: The micro-batch run's trigger: the next micro-batch as soon as one ends (their lowest latency).
 MICRO_BATCH = "0 seconds"
 
@@ -53,33 +53,6 @@ class RealTimePlan:
     seconds: float
     warmup_s: float
     trigger: str
-
-
-def _output_topic(spark: SparkSession, bootstrap: str) -> None:
-    """A fresh output topic of two partitions stamped with the broker's append time."""
-    jvm = spark._jvm
-    assert jvm is not None
-    admin = _admin(spark, bootstrap)
-    seconds = jvm.java.util.concurrent.TimeUnit.SECONDS
-    try:
-        if OUTPUT in set(admin.listTopics().names().get(10, seconds)):
-            admin.deleteTopics(jvm.java.util.List.of(OUTPUT)).all().get(10, seconds)
-            while OUTPUT in set(admin.listTopics().names().get(10, seconds)):
-                time.sleep(0.2)
-        topic = jvm.org.apache.kafka.clients.admin.NewTopic(OUTPUT, 2, 1).configs(
-            jvm.java.util.Map.of("message.timestamp.type", "LogAppendTime")
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                admin.createTopics(jvm.java.util.List.of(topic)).all().get(10, seconds)
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-    finally:
-        admin.close()
 
 
 def _written(spark: SparkSession, bootstrap: str) -> int:
@@ -100,7 +73,8 @@ def run_real_time(
     bootstrap = env["SPARK_ETL_KAFKA_BOOTSTRAP"]
     work.mkdir(parents=True, exist_ok=True)
     recreate_topic(spark, bootstrap)
-    _output_topic(spark, bootstrap)
+    # stamped with the broker's append time: a record's latency is read from the topic
+    recreate_topic(spark, bootstrap, topic=OUTPUT, configs={"message.timestamp.type": APPENDED})
     settings = {
         "SPARK_ETL_CHECKPOINTS": str(work / "checkpoints"),
         "SPARK_ETL_REALTIME_TRIGGER": plan.trigger,
@@ -108,38 +82,29 @@ def run_real_time(
         "SPARK_ETL_ON_DECODE_ERROR": "fail",  # no dead-letter side query in either run
         "SPARK_ETL_STREAMING_MAX_SECONDS": str(plan.seconds + 900),  # stopped once caught up
     }
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
     log = ProgressLog(PIPELINE.query)
     spark.streams.addListener(log)
     producer = Producer(bootstrap, plan.rate, plan.warmup_s + plan.seconds)
     errors: list[BaseException] = []
     consumer: threading.Thread | None = None
-    try:
-        with contextlib.chdir(EXAMPLE):
-            consumer = threading.Thread(target=_run_pipeline, args=(errors, PIPELINE), daemon=True)
-            consumer.start()
-            _wait_for_query(spark, PIPELINE.query, errors)
-        producer.go()
-        started_ms = int(time.time() * 1000)
-        summary = producer.wait(plan.warmup_s + plan.seconds + 300)
-        deadline = time.monotonic() + 300
-        while _written(spark, bootstrap) < summary["produced"]:  # every event is valid
-            if errors or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-    finally:
-        stop_gracefully(list(spark.streams.active))
-        if consumer is not None:
-            consumer.join(120)
-        spark.streams.removeListener(log)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if producer.process.poll() is None:
-            producer.process.kill()
+    with environment(settings):
+        try:
+            with contextlib.chdir(EXAMPLE):
+                consumer = threading.Thread(
+                    target=_run_pipeline, args=(errors, PIPELINE), daemon=True
+                )
+                consumer.start()
+                _wait_for_query(spark, PIPELINE.query, errors)
+            producer.go()
+            started_ms = int(time.time() * 1000)
+            summary = producer.wait(plan.warmup_s + plan.seconds + 300)
+            deadline = time.monotonic() + 300
+            while _written(spark, bootstrap) < summary["produced"]:  # every event is valid
+                if errors or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+        finally:
+            end_run(spark, consumer, log, producer)
     if errors:
         raise RuntimeError(f"{PIPELINE.name} failed during the benchmark: {errors[0]}")
     since_ms = started_ms + int(plan.warmup_s * 1000)

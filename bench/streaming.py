@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -138,22 +139,33 @@ def _admin(spark: SparkSession, bootstrap: str) -> Any:
     return jvm.org.apache.kafka.clients.admin.Admin.create(props)
 
 
-def recreate_topic(spark: SparkSession, bootstrap: str, partitions: int = PARTITIONS) -> None:
-    """Delete ``user-events`` and create it empty with ``partitions`` partitions."""
+def recreate_topic(
+    spark: SparkSession,
+    bootstrap: str,
+    partitions: int = PARTITIONS,
+    topic: str = TOPIC,
+    configs: dict[str, str] | None = None,
+) -> None:
+    """Delete ``topic`` and create it empty with ``partitions`` partitions and ``configs``."""
     jvm = spark._jvm
     assert jvm is not None
     admin = _admin(spark, bootstrap)
     seconds = jvm.java.util.concurrent.TimeUnit.SECONDS
     try:
-        if TOPIC in set(admin.listTopics().names().get(10, seconds)):
-            admin.deleteTopics(jvm.java.util.List.of(TOPIC)).all().get(10, seconds)
-            while TOPIC in set(admin.listTopics().names().get(10, seconds)):
+        if topic in set(admin.listTopics().names().get(10, seconds)):
+            admin.deleteTopics(jvm.java.util.List.of(topic)).all().get(10, seconds)
+            while topic in set(admin.listTopics().names().get(10, seconds)):
                 time.sleep(0.2)
-        topic = jvm.org.apache.kafka.clients.admin.NewTopic(TOPIC, partitions, 1)
+        created = jvm.org.apache.kafka.clients.admin.NewTopic(topic, partitions, 1)
+        if configs:
+            settings = jvm.java.util.HashMap()
+            for key, value in configs.items():
+                settings.put(key, value)
+            created = created.configs(settings)
         deadline = time.monotonic() + 30
         while True:  # the deletion may still be finishing on the broker
             try:
-                admin.createTopics(jvm.java.util.List.of(topic)).all().get(10, seconds)
+                admin.createTopics(jvm.java.util.List.of(created)).all().get(10, seconds)
                 break
             except Exception:
                 if time.monotonic() > deadline:
@@ -341,6 +353,38 @@ class StreamPlan:
     pipeline: StreamPipeline = StreamPipeline()
 
 
+@contextlib.contextmanager
+def environment(settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` in this process's environment while the block runs (the pipeline's catalog
+    reads them, as ``kedro run`` would)."""
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def end_run(
+    spark: SparkSession,
+    consumer: threading.Thread | None,
+    log: ProgressLog,
+    producer: Producer,
+) -> None:
+    """Stop the run's queries gracefully, let the pipeline's thread end, stop listening, and
+    stop the producer if it still runs."""
+    stop_gracefully(list(spark.streams.active))
+    if consumer is not None:
+        consumer.join(120)
+    spark.streams.removeListener(log)
+    if producer.process.poll() is None:
+        producer.process.kill()
+
+
 def run_stream(
     spark: SparkSession, env: dict[str, str], work: Path, plan: StreamPlan, *, framework: bool
 ) -> StreamResult:
@@ -357,8 +401,6 @@ def run_stream(
         "SPARK_ETL_MAX_OFFSETS_PER_TRIGGER": str(plan.rate * 10),
         "SPARK_ETL_STREAMING_MAX_SECONDS": str(plan.seconds + 900),  # stopped once caught up
     }
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
     env = {**env, **settings}
     query_name = plan.pipeline.query if framework else BASELINE_QUERY
     log = ProgressLog(query_name)
@@ -366,32 +408,23 @@ def run_stream(
     producer = Producer(bootstrap, plan.rate, plan.warmup_s + plan.seconds)
     errors: list[BaseException] = []
     consumer: threading.Thread | None = None
-    try:
-        consumer = _start_consumer(spark, env, work, plan, errors) if framework else None
-        if not framework:
-            start_baseline(spark, env, work, plan.trigger)
-        _wait_for_query(spark, query_name, errors)
-        producer.go()
-        started_ms = int(time.time() * 1000)
-        summary = producer.wait(plan.warmup_s + plan.seconds + 300)
-        target = end_offsets(spark, bootstrap)
-        deadline = time.monotonic() + 300
-        while any(log.consumed.get(p, 0) < end for p, end in target.items() if end):
-            if errors or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    finally:
-        stop_gracefully(list(spark.streams.active))
-        if consumer is not None:
-            consumer.join(120)
-        spark.streams.removeListener(log)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if producer.process.poll() is None:
-            producer.process.kill()
+    with environment(settings):
+        try:
+            consumer = _start_consumer(spark, env, work, plan, errors) if framework else None
+            if not framework:
+                start_baseline(spark, env, work, plan.trigger)
+            _wait_for_query(spark, query_name, errors)
+            producer.go()
+            started_ms = int(time.time() * 1000)
+            summary = producer.wait(plan.warmup_s + plan.seconds + 300)
+            target = end_offsets(spark, bootstrap)
+            deadline = time.monotonic() + 300
+            while any(log.consumed.get(p, 0) < end for p, end in target.items() if end):
+                if errors or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        finally:
+            end_run(spark, consumer, log, producer)
     if errors:
         raise RuntimeError(f"{plan.pipeline.name} failed during the benchmark: {errors[0]}")
     since_ms = started_ms + int(plan.warmup_s * 1000)

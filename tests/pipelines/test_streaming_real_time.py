@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kedro_run import Env, clear_prefix, json_events, produce_events, reset_topic, s3_client
+from kedro_run import (
+    Env,
+    clear_prefix,
+    json_events,
+    produce_events,
+    reset_topic,
+    s3_client,
+    topic_names,
+)
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
@@ -160,17 +168,4 @@ def test_a_step_real_time_mode_cannot_run_is_refused_before_anything_is_written(
     (end,) = [e for e in json_events(run.stdout) if e["event"] == "run_end"]
     assert end["status"] == "failed" and end["error_kind"] == "terminal"
     assert not any(e["event"] == "streaming_start" for e in json_events(run.stdout))
-    assert topic not in read_topic_names(spark, bootstrap)  # nothing was written
-
-
-def read_topic_names(spark: SparkSession, bootstrap: str) -> set[str]:
-    """The broker's topics (a refused run creates none)."""
-    jvm = spark._jvm
-    assert jvm is not None
-    props = jvm.java.util.Properties()
-    props.put("bootstrap.servers", bootstrap)
-    admin = jvm.org.apache.kafka.clients.admin.Admin.create(props)
-    try:
-        return set(admin.listTopics().names().get(10, jvm.java.util.concurrent.TimeUnit.SECONDS))
-    finally:
-        admin.close()
+    assert topic not in topic_names(spark, bootstrap)  # nothing was written

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,21 +162,34 @@ def clear_prefix(s3: Any, bucket: str, prefix: str) -> None:
         s3.delete_object(Bucket=bucket, Key=obj["Key"])
 
 
-def reset_topic(spark: SparkSession, bootstrap: str, topic: str) -> None:
-    """Delete ``topic`` if it exists (through the Kafka admin client on Spark's classpath)."""
+@contextlib.contextmanager
+def kafka_admin(spark: SparkSession, bootstrap: str) -> Iterator[Any]:
+    """Kafka's admin client on Spark's classpath, and its ten-second wait."""
     jvm = spark._jvm
     assert jvm is not None
     props = jvm.java.util.Properties()
     props.put("bootstrap.servers", bootstrap)
     admin = jvm.org.apache.kafka.clients.admin.Admin.create(props)
     try:
-        seconds = jvm.java.util.concurrent.TimeUnit.SECONDS
-        if topic in set(admin.listTopics().names().get(10, seconds)):
-            admin.deleteTopics(jvm.java.util.List.of(topic)).all().get(10, seconds)
-            while topic in set(admin.listTopics().names().get(10, seconds)):
-                time.sleep(0.2)
+        yield admin, jvm.java.util.concurrent.TimeUnit.SECONDS
     finally:
         admin.close()
+
+
+def topic_names(spark: SparkSession, bootstrap: str) -> set[str]:
+    """The broker's topics."""
+    with kafka_admin(spark, bootstrap) as (admin, seconds):
+        return set(admin.listTopics().names().get(10, seconds))
+
+
+def reset_topic(spark: SparkSession, bootstrap: str, topic: str) -> None:
+    """Delete ``topic`` if it exists."""
+    with kafka_admin(spark, bootstrap) as (admin, seconds):
+        if topic in set(admin.listTopics().names().get(10, seconds)):
+            assert spark._jvm is not None
+            admin.deleteTopics(spark._jvm.java.util.List.of(topic)).all().get(10, seconds)
+            while topic in set(admin.listTopics().names().get(10, seconds)):
+                time.sleep(0.2)
 
 
 def produce_events(
