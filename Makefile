@@ -80,6 +80,17 @@ bench-capacity: jars services ## The streaming capacity curve at CAPACITY_RATES:
 	$(BIN)/python -m bench --only streaming --stream-rates $(CAPACITY_RATES)
 	$(BIN)/python -m bench.capacity
 
+# The soak's length (minutes) and rate (events/s).
+SOAK_MINUTES ?= 30
+SOAK_RATE ?= 100000
+soak: jars services ## streaming_kafka_pg for SOAK_MINUTES at SOAK_RATE: per-minute table, slopes, plot
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) --rate $(SOAK_RATE)
+
+# The events of the batch scale curve.
+SCALE_EVENTS ?= 1000000,10000000,30000000
+bench-scale: jars services ## batch_simple and batch_complex at SCALE_EVENTS, each size in its own process
+	$(BIN)/python -m bench.scale --events $(SCALE_EVENTS)
+
 lint: $(STAMP) ## ruff, mypy and the import-linter contracts, of the framework and of the example
 	$(BIN)/ruff check src tests bench jvm setup.py
 	$(BIN)/ruff format --check src tests bench jvm setup.py
@@ -99,4 +110,4 @@ test: jars services airflow ## Lint, then every test against the real servers, w
 clean: ## Remove caches and build output (keeps .venv, jars and server data)
 	rm -rf build dist $(EXAMPLE)/dist .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
 
-.PHONY: help venv jars services spark services-down demo run airflow wheel package bench bench-capacity lint test clean
+.PHONY: help venv jars services spark services-down demo run airflow wheel package bench bench-capacity soak bench-scale lint test clean

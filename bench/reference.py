@@ -48,15 +48,6 @@ def seed_reference(env: dict[str, str]) -> None:
         cur.execute(f"ANALYZE {REFERENCE_TABLE}")
 
 
-def counted_events(env: dict[str, str]) -> int:
-    """The events the sink's windows hold, each counted once (every event falls in two of the
-    sliding windows)."""
-    with connect_postgres(env) as conn:
-        row = conn.execute(f"SELECT coalesce(sum(events), 0) FROM {SINK_TABLE}").fetchone()
-    assert row is not None
-    return int(row[0]) // 2
-
-
 def _catalog(env: dict[str, str], cached: bool) -> dict[str, Any]:
     reference: dict[str, Any] = {
         "type": "spark_etl.datasets.JDBCDataset",

@@ -34,7 +34,7 @@ from spark_etl_example.sample_data import connect_postgres
 from bench import data, realtime, reference
 from bench.delta import bench_upsert_delta
 from bench.scd2 import bench_scd2_pg
-from bench.streaming import EXAMPLE, StreamPlan, StreamResult, run_stream
+from bench.streaming import EXAMPLE, StreamPlan, StreamResult, counted_events, run_stream
 from spark_etl.contracts import default_registry, guarded, use_registry
 from spark_etl.contracts.quality import QualityLedger, QualityRules
 from spark_etl.datasets import JDBCDataset, S3Dataset
@@ -86,11 +86,18 @@ class Result:
 
 
 class Probe:
-    """Peak RSS and CPU seconds of the driver (this Python process and Spark's JVM)."""
+    """Peak RSS, CPU seconds and spill of the driver (this Python process and Spark's JVM) since
+    the probe started. ``fresh_peak``: reset both processes' peak RSS first
+    (``/proc/<pid>/clear_refs``), so that a benchmark's peak is its own, not an earlier one's."""
 
-    def __init__(self, spark: SparkSession) -> None:
+    def __init__(self, spark: SparkSession, *, fresh_peak: bool = False) -> None:
+        self.spark = spark
         self.jvm_pid = int(spark._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
+        if fresh_peak:
+            for pid in (os.getpid(), self.jvm_pid):
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
         self.cpu0 = self.cpu()
+        self.stage0 = self.last_stage()
 
     def cpu(self) -> float:
         """CPU seconds used so far by this process and the JVM."""
@@ -101,16 +108,46 @@ class Probe:
             total += (int(fields[11]) + int(fields[12])) / ticks
         return total
 
+    def last_stage(self) -> int:
+        """The id of the session's latest stage (-1: none yet)."""
+        found = self._stage_list()
+        return int(found.apply(0).stageId()) if found.size() else -1
+
+    def spilled_since(self, stage: int) -> tuple[int, int]:
+        """Bytes spilled in memory and on disk by the stages after ``stage`` (Spark's task
+        metrics, from the session's status store, which keeps them without the UI)."""
+        found = self._stage_list()
+        memory = disk = 0
+        for i in range(found.size()):  # the latest stage first: stop at the first older one
+            data = found.apply(i)
+            if int(data.stageId()) <= stage:
+                break
+            memory += int(data.memoryBytesSpilled())
+            disk += int(data.diskBytesSpilled())
+        return memory, disk
+
+    def _stage_list(self) -> Any:
+        jvm, context = self.spark._jvm, self.spark.sparkContext
+        assert jvm is not None
+        store = context._jsc.sc().statusStore()  # type: ignore[union-attr]
+        return store.stageList(  # every status, no details, no quantiles, every task status
+            jvm.java.util.ArrayList(),
+            False,
+            False,
+            context._gateway.new_array(jvm.double, 0),  # type: ignore[union-attr]
+            jvm.java.util.ArrayList(),
+        )
+
     def report(self) -> dict[str, float]:
-        """Peak RSS (MiB) of both processes and the CPU seconds used since the probe started."""
-        peak = 0
-        for pid in (os.getpid(), self.jvm_pid):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak += int(line.split()[1])
+        """Peak RSS (MiB) of both processes, the CPU seconds used and the MiB spilled (in memory
+        and on disk, Spark's task metrics) by the stages that ran since the probe started."""
+        peak = status_kib((os.getpid(), self.jvm_pid), "VmHWM")
+        memory, disk = self.spilled_since(self.stage0)
         return {
             "driver_peak_rss_mib": round(peak / 1024, 1),
             "driver_cpu_s": round(self.cpu() - self.cpu0, 1),
+            "spill_memory_mib": round(memory / 2**20, 1),
+            "spill_disk_mib": round(disk / 2**20, 1),
         }
 
 
@@ -118,6 +155,38 @@ def project_spark_conf() -> dict[str, Any]:
     """The example project's Spark properties (``example/conf/base/spark.yml``)."""
     path = EXAMPLE / "conf" / "base" / "spark.yml"
     return dict(yaml.safe_load(path.read_text()))
+
+
+def bench_session(spark_conf: dict[str, str] | None = None) -> tuple[dict[str, str], SparkSession]:
+    """The benchmarks' settings (the example's local stack, then this process's environment) and
+    Spark session (``spark_conf``: settings besides the benchmarks' own); the example's schemas
+    are the contracts."""
+    env = {**read_local_stack(EXAMPLE), **os.environ}
+    use_registry(EXAMPLE / "schemas")
+    spark = get_spark(
+        {
+            "spark.master": "local[*]",
+            "spark.ui.enabled": "false",
+            "spark.driver.memory": "6g",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.app.name": "spark-etl-bench",
+            # both streaming queries checkpoint as the project's runs do (conf/base/spark.yml)
+            CHECKPOINT_MANAGER: project_spark_conf()[CHECKPOINT_MANAGER],
+            **(spark_conf or {}),
+        }
+    )
+    return env, spark
+
+
+def status_kib(pids: tuple[int, ...], field: str) -> int:
+    """The sum of ``field`` (``VmRSS``, ``VmHWM``: KiB) of the processes' ``/proc/<pid>/status``."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                total += int(line.split()[1])
+    return total
 
 
 def upsert_sink(
@@ -147,24 +216,33 @@ def median_rounds(
     actions: list[Callable[[], Any]],
     rounds: int,
     setups: list[Callable[[], Any]] | None = None,
+    *,
+    spills: list[float] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Median wall seconds and median CPU seconds (this process and Spark's JVM) of each action
     over ``rounds`` rounds, the actions interleaved in each round, each round starting with the
     next one, so that a slow spell of the machine (or a database still flushing the previous
     action's writes) weighs on all of them alike. ``setups[i]`` runs, untimed, before each run
     of ``actions[i]``. CPU seconds leave out the time the virtual machine's cores were taken by
-    others (steal), which swings wall times by 20 % here."""
+    others (steal), which swings wall times by 20 % here. ``spills``: if given, receives each
+    action's MiB spilled to disk (Spark's task metrics; the most of its rounds)."""
     walls: list[list[float]] = [[] for _ in actions]
     cpus: list[list[float]] = [[] for _ in actions]
+    spilled: list[list[int]] = [[] for _ in actions]
     probe = Probe(spark)
     for round_no in range(rounds):
         for step in range(len(actions)):
             i = (round_no + step) % len(actions)
             if setups:
                 setups[i]()
+            before = probe.last_stage() if spills is not None else -1
             cpu0 = probe.cpu()
             walls[i].append(timed(actions[i]))
             cpus[i].append(probe.cpu() - cpu0)
+            if spills is not None:
+                spilled[i].append(probe.spilled_since(before)[1])
+    if spills is not None:
+        spills.extend(round(max(s) / 2**20, 1) for s in spilled)
     return [statistics.median(t) for t in walls], [statistics.median(t) for t in cpus]
 
 
@@ -229,16 +307,25 @@ def bench_batch_simple(
 
     framework(False)  # warm-up: JIT, file listing, connections
     framework(True)
+    spills: list[float] = []
     (base_s, plain_s, checked_s), (base_cpu, plain_cpu, checked_cpu) = median_rounds(
-        spark, [baseline, lambda: framework(False), lambda: framework(True)], ROUNDS
+        spark,
+        [baseline, lambda: framework(False), lambda: framework(True)],
+        ROUNDS,
+        spills=spills,
     )
+    base_spill, plain_spill, checked_spill = spills
     simple = Result(
         name,
         rows,
         plain_s,
         base_s,
         "hand-written PySpark, same plan",
-        extra={"cpu_s": round(plain_cpu, 2), "cpu_ratio": round(base_cpu / plain_cpu, 3)},
+        extra={
+            "cpu_s": round(plain_cpu, 2),
+            "cpu_ratio": round(base_cpu / plain_cpu, 3),
+            "spill_disk_mib": {"framework": plain_spill, "baseline": base_spill},
+        },
     )
     checks = Result(
         f"{name}_checks",
@@ -251,6 +338,7 @@ def bench_batch_simple(
             "check_overhead_pct": round((checked_s / plain_s - 1) * 100, 1),
             "cpu_s": round(checked_cpu, 2),
             "cpu_ratio": round(plain_cpu / checked_cpu, 3),
+            "spill_disk_mib": {"framework": checked_spill, "baseline": plain_spill},
         },
     )
     return [simple, checks]
@@ -318,13 +406,16 @@ def bench_batch_complex(
             )
             conn.execute("DROP TABLE bench_user_totals_stage")
 
-    framework()
+    framework()  # warm-up
+    spills: list[float] = []
+    (framework_s, baseline_s), _ = median_rounds(spark, [framework, baseline], 1, spills=spills)
     return Result(
         "batch_complex",
         rows,
-        timed(framework),
-        timed(baseline),
+        framework_s,
+        baseline_s,
         "hand-written PySpark: JDBC into a staging table, then INSERT ... ON CONFLICT",
+        extra={"spill_disk_mib": {"framework": spills[0], "baseline": spills[1]}},
     )
 
 
@@ -685,7 +776,7 @@ def bench_reference_data(
     ``warm_up``: first one unmeasured run of each query (unless the streaming runs did)."""
     reference.seed_reference(env)
     runs: dict[bool, StreamResult] = {}
-    counted: dict[str, int] = {}
+    counted: dict[str, float] = {}
     for cached in (True, False):
         with reference.reference_pipeline(env, cached=cached) as pipeline:
             plan = replace(fastest, pipeline=pipeline)
@@ -693,7 +784,7 @@ def bench_reference_data(
                 short = replace(plan, seconds=min(plan.seconds, 30.0), warmup_s=0.0)
                 run_stream(spark, env, tmp / f"reference-warm-up-{cached}", short, framework=True)
             runs[cached] = run_stream(spark, env, tmp / f"reference-{cached}", plan, framework=True)
-            counted["cached" if cached else "uncached"] = reference.counted_events(env)
+            counted["cached" if cached else "uncached"] = counted_events(env, reference.SINK_TABLE)
     result = _stream_result(
         f"{_stream_name(fastest)}_reference",
         fastest,
@@ -732,30 +823,19 @@ def run(
     only: set[str] | None,
     out: Path,
     streams: tuple[StreamPlan, ...] = (StreamPlan(50_000), StreamPlan(100_000)),
+    *,
     spark_conf: dict[str, str] | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the benchmarks at ``scale`` of the full size and the streaming runs of ``streams``;
     write and return their results. ``spark_conf``: settings of the session besides the
-    benchmark's own (an experiment's; each result records them)."""
+    benchmark's own (an experiment's; each result records them); ``sizes``: sizes of
+    :data:`FULL` to use as given instead (the batch scale curve's events)."""
     unknown = sorted((only or set()) - set(BENCHMARKS))
     if unknown:
         raise SystemExit(f"bench: no benchmark {', '.join(unknown)}; --only takes {BENCHMARKS}")
-    env = {**read_local_stack(EXAMPLE), **os.environ}
-    use_registry(EXAMPLE / "schemas")
-    spark = get_spark(
-        {
-            "spark.master": "local[*]",
-            "spark.ui.enabled": "false",
-            "spark.driver.memory": "6g",
-            "spark.sql.shuffle.partitions": "8",
-            "spark.sql.session.timeZone": "UTC",
-            "spark.app.name": "spark-etl-bench",
-            # both streaming queries checkpoint as the project's runs do (conf/base/spark.yml)
-            CHECKPOINT_MANAGER: project_spark_conf()[CHECKPOINT_MANAGER],
-            **(spark_conf or {}),
-        }
-    )
-    size = {k: max(int(v * scale), 1_000) for k, v in FULL.items()}
+    env, spark = bench_session(spark_conf)
+    size = {k: max(int(v * scale), 1_000) for k, v in FULL.items()} | (sizes or {})
     tmp = Path(tempfile.mkdtemp(prefix="spark-etl-bench-"))
     s3 = {
         "access_key": env["SPARK_ETL_S3_ACCESS_KEY"],
@@ -802,7 +882,7 @@ def run(
         for name, bench in plan.items():
             if only and name not in only:
                 continue
-            probe = Probe(spark)
+            probe = Probe(spark, fresh_peak=True)
             for result in bench():
                 record = _record(result, probe.report(), scale)
                 if spark_conf:
@@ -954,6 +1034,9 @@ def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument(
+        "--events", type=int, help="events of batch_simple and batch_complex (instead of scaled)"
+    )
     parser.add_argument("--only", default="")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument(
@@ -994,7 +1077,8 @@ def main() -> None:
         if rate
     )
     only = set(filter(None, args.only.split(","))) or None
-    run(args.scale, only, args.out, streams, spark_conf)
+    sizes = {"events": args.events} if args.events else None
+    run(args.scale, only, args.out, streams, spark_conf=spark_conf, sizes=sizes)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +61,9 @@ class Batch:
     duration_ms: int
     ranges: dict[int, tuple[int, int]]
     stages_ms: dict[str, int]
+    #: the state store after the batch, over the query's stateful operators
+    state_rows: int = 0
+    state_bytes: int = 0
 
 
 def _offsets(value: str | dict[str, Any] | None) -> dict[str, int]:
@@ -88,6 +91,7 @@ class ProgressLog(StreamingQueryListener):
         start, end = (_offsets(source.get(k)) for k in ("startOffset", "endOffset"))
         began = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00"))
         duration = int(progress["durationMs"]["triggerExecution"])
+        state = progress.get("stateOperators") or []
         self.batches.append(
             Batch(
                 batch_id=progress["batchId"],
@@ -96,6 +100,8 @@ class ProgressLog(StreamingQueryListener):
                 duration_ms=duration,
                 ranges={int(p): (int(start.get(p, 0)), int(end[p])) for p in end},
                 stages_ms={k: int(v) for k, v in progress["durationMs"].items()},
+                state_rows=sum(int(op.get("numRowsTotal", 0)) for op in state),
+                state_bytes=sum(int(op.get("memoryUsedBytes", 0)) for op in state),
             )
         )
 
@@ -385,11 +391,24 @@ def end_run(
         producer.process.kill()
 
 
+#: What watches a run while the producer writes: given the run's progress log and the wall time
+#: the producer started (epoch ms), a context manager entered for the production.
+Watch = Callable[[ProgressLog, int], contextlib.AbstractContextManager[Any]]
+
+
 def run_stream(
-    spark: SparkSession, env: dict[str, str], work: Path, plan: StreamPlan, *, framework: bool
+    spark: SparkSession,
+    env: dict[str, str],
+    work: Path,
+    plan: StreamPlan,
+    *,
+    framework: bool,
+    watch: Watch | None = None,
+    period_s: float = 0,
 ) -> StreamResult:
     """One producer + consumer run; the consumer is the pipeline or (``framework=False``) the
-    hand-written baseline."""
+    hand-written baseline. ``watch``: what samples the run while the producer writes;
+    ``period_s``: the latency of each period of that many seconds too (see :func:`measure`)."""
     bootstrap = env["SPARK_ETL_KAFKA_BOOTSTRAP"]
     work.mkdir(parents=True, exist_ok=True)
     recreate_topic(spark, bootstrap)
@@ -416,7 +435,8 @@ def run_stream(
             _wait_for_query(spark, query_name, errors)
             producer.go()
             started_ms = int(time.time() * 1000)
-            summary = producer.wait(plan.warmup_s + plan.seconds + 300)
+            with watch(log, started_ms) if watch else contextlib.nullcontext():
+                summary = producer.wait(plan.warmup_s + plan.seconds + 300)
             target = end_offsets(spark, bootstrap)
             deadline = time.monotonic() + 300
             while any(log.consumed.get(p, 0) < end for p, end in target.items() if end):
@@ -428,7 +448,7 @@ def run_stream(
     if errors:
         raise RuntimeError(f"{plan.pipeline.name} failed during the benchmark: {errors[0]}")
     since_ms = started_ms + int(plan.warmup_s * 1000)
-    result = measure(spark, bootstrap, log.batches, since_ms)
+    result = measure(spark, bootstrap, log.batches, since_ms, period_s=period_s)
     result.extra.update(
         {
             "producer": summary,
@@ -441,6 +461,15 @@ def run_stream(
         }
     )
     return result
+
+
+def counted_events(env: dict[str, str], table: str) -> float:
+    """The events a windowed sink's PostgreSQL ``table`` holds, each counted once (every event
+    falls in two of the streaming pipelines' sliding windows: 10 minutes long, 5 apart)."""
+    with connect_postgres(env) as conn:
+        row = conn.execute(f"SELECT coalesce(sum(events), 0) FROM {table}").fetchone()
+    assert row is not None
+    return float(row[0]) / 2  # not rounded: an odd sum would show a window count is off
 
 
 def _stage_medians(batches: list[Batch], since_ms: int) -> dict[str, int]:
@@ -461,58 +490,53 @@ def _wait_for_query(spark: SparkSession, name: str, errors: list[BaseException])
 
 
 def measure(
-    spark: SparkSession, bootstrap: str, batches: list[Batch], since_ms: int
+    spark: SparkSession,
+    bootstrap: str,
+    batches: list[Batch],
+    since_ms: int,
+    *,
+    period_s: float = 0,
 ) -> StreamResult:
     """Match every record of the topic to the batch that made it visible; the statistics cover
-    the records with an event time from ``since_ms`` on (after the warm-up)."""
-    schema = default_registry().get("user_event").avro_json
-    records = (
-        spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", TOPIC)
-        .option("startingOffsets", "earliest")
-        .option("endingOffsets", "latest")
-        .load()
-        .select(
-            "partition",
-            "offset",
-            F.col("timestamp").alias("appended"),
-            from_avro("value", schema).getField("timestamp").alias("event_time"),
-        )
-        .filter(F.unix_millis("event_time") >= since_ms)
-    )
-    ranges = spark.createDataFrame(
-        [
-            (partition, start, end, batch.ended_ms)
-            for batch in batches
-            for partition, (start, end) in batch.ranges.items()
-            if end > start
-        ],
-        "partition int, start long, end long, visible_ms long",
-    )
-    matched = records.join(
-        F.broadcast(ranges),
-        (records["partition"] == ranges["partition"])
-        & (records["offset"] >= ranges["start"])
-        & (records["offset"] < ranges["end"]),
-        "left",
-    ).select(
-        ((F.col("visible_ms") - F.unix_millis("event_time")) / 1000).alias("latency"),
-        ((F.col("visible_ms") - F.unix_millis("appended")) / 1000).alias("append_latency"),
-        F.unix_millis("event_time").alias("event_ms"),
-        "visible_ms",
-    )
+    the records with an event time from ``since_ms`` on (after the warm-up). ``period_s``: also
+    each period's records and latency, by event time from ``since_ms`` (``extra["periods"]``),
+    all percentiles then approximate (a long run's records do not fit an exact percentile's
+    buffers; ``percentile_approx``'s rank error is 1/10,000)."""
+    matched = _matched(spark, bootstrap, batches, since_ms)
     pcts = F.array(F.lit(0.5), F.lit(0.95), F.lit(0.99))
-    row = matched.agg(
+
+    def pct(column: str) -> Any:
+        if period_s:
+            return F.percentile_approx(column, pcts, 10_000)
+        return F.percentile(column, pcts)
+
+    aggregates = [
         F.count(F.lit(1)).alias("records"),
         F.count("visible_ms").alias("visible"),
-        F.percentile("latency", pcts).alias("latency"),
-        F.percentile("append_latency", pcts).alias("append"),
+        pct("latency").alias("latency"),
+        pct("append_latency").alias("append"),
         F.max("latency").alias("latency_max"),
         F.max("event_ms").alias("last_event"),
         F.max("visible_ms").alias("last_visible"),
-    ).first()
-    assert row is not None
+    ]
+    periods: list[dict[str, Any]] = []
+    if period_s:
+        period = F.floor((F.col("event_ms") - since_ms) / (period_s * 1000)).alias("period")
+        rows = matched.rollup(period).agg(*aggregates).collect()
+        row = next(r for r in rows if r["period"] is None)  # the rollup's grand total
+        periods = [
+            {
+                "period": int(r["period"]),
+                "records": r["records"],
+                "not_visible": r["records"] - r["visible"],
+                "latency_s": _pcts(r["latency"]),
+            }
+            for r in sorted((r for r in rows if r["period"] is not None), key=lambda r: r[0])
+        ]
+    else:
+        found = matched.agg(*aggregates).first()
+        assert found is not None
+        row = found
     measured = [b for b in batches if b.ended_ms >= since_ms]
     durations = sorted(b.duration_ms / 1000 for b in measured)
     span = max((row["last_visible"] or 0) - since_ms, 1) / 1000
@@ -529,6 +553,62 @@ def measure(
             "max": durations[-1] if durations else 0.0,
         },
         not_visible=row["records"] - row["visible"],
+        extra={"periods": periods} if period_s else {},
+    )
+
+
+#: Offsets per block of the match of records to batches.
+_BLOCK = 100_000
+
+
+def _matched(spark: SparkSession, bootstrap: str, batches: list[Batch], since_ms: int) -> DataFrame:
+    """Each record from ``since_ms`` on with the time its batch ended (``visible_ms``, null for a
+    record no batch held) and its latency from its event time and from its append."""
+    schema = default_registry().get("user_event").avro_json
+    records = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", TOPIC)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .load()
+        .select(
+            "partition",
+            "offset",
+            F.col("timestamp").alias("appended"),
+            from_avro("value", schema).getField("timestamp").alias("event_time"),
+        )
+        .filter(F.unix_millis("event_time") >= since_ms)
+    )
+    # each range listed under every block of offsets it overlaps: a record is compared with the
+    # few ranges of its own block, not with every batch of its partition (a soak has thousands)
+    ranges = spark.createDataFrame(
+        [
+            (partition, start, end, batch.ended_ms)
+            for batch in batches
+            for partition, (start, end) in batch.ranges.items()
+            if end > start
+        ],
+        "partition int, start long, end long, visible_ms long",
+    ).withColumn(
+        "block",
+        F.explode(
+            F.sequence(F.floor(F.col("start") / _BLOCK), F.floor((F.col("end") - 1) / _BLOCK))
+        ),
+    )
+    records = records.withColumn("block", F.floor(F.col("offset") / _BLOCK))
+    return records.join(
+        F.broadcast(ranges),
+        (records["partition"] == ranges["partition"])
+        & (records["block"] == ranges["block"])
+        & (records["offset"] >= ranges["start"])
+        & (records["offset"] < ranges["end"]),
+        "left",
+    ).select(
+        ((F.col("visible_ms") - F.unix_millis("event_time")) / 1000).alias("latency"),
+        ((F.col("visible_ms") - F.unix_millis("appended")) / 1000).alias("append_latency"),
+        F.unix_millis("event_time").alias("event_ms"),
+        "visible_ms",
     )
 
 

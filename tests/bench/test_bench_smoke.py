@@ -39,6 +39,7 @@ def test_every_benchmark_runs_and_reports(
         only=SMOKED,
         out=tmp_path,
         streams=(StreamPlan(rate=2_000, seconds=4, warmup_s=2),),
+        sizes={"events": 1_500},  # as the batch scale curve sets its sizes
     )
     assert {r["name"] for r in results} == NAMES
     for name in NAMES:
@@ -46,6 +47,7 @@ def test_every_benchmark_runs_and_reports(
         assert record["records"] >= 1_000
         assert record["framework_rps"] > 0 and record["baseline_rps"] > 0
         assert record["machine"]["cores"] >= 1 and record["driver_peak_rss_mib"] > 0
+        assert record["spill_disk_mib"] >= 0 and record["spill_memory_mib"] >= 0
     assert (tmp_path / "README.md").read_text() == table(recorded(tmp_path))  # in table order
     assert "| upsert_pg | 1,000 |" in table(results)
     upsert = json.loads((tmp_path / "upsert_pg.json").read_text())["extra"]
@@ -63,8 +65,15 @@ def test_every_benchmark_runs_and_reports(
     scd2 = json.loads((tmp_path / "scd2_pg.json").read_text())["extra"]
     # both loads closed the 100 changed versions and opened 100 new ones: 1,100, 1,000 current
     assert scd2["versions_after"] == {"framework": [1_100, 1_000], "baseline": [1_100, 1_000]}
-    simple = json.loads((tmp_path / "batch_simple.json").read_text())["extra"]
+    simple = json.loads((tmp_path / "batch_simple.json").read_text())
+    assert (
+        simple["records"]
+        == json.loads((tmp_path / "batch_complex.json").read_text())["records"]
+        == 1_500
+    )  # the events given, not the scale's
+    simple = simple["extra"]
     assert simple["cpu_s"] > 0 and simple["cpu_ratio"] > 0
+    assert set(simple["spill_disk_mib"]) == {"framework", "baseline"}
     assert "CPU-time ratios of the same runs" in table(results)
     stream = json.loads((tmp_path / "streaming_2k.json").read_text())["extra"]
     for run_ in (stream["streaming"], stream["baseline_streaming"]):

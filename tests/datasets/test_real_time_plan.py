@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType
 
-from spark_etl.datasets import DeltaDataset, JDBCDataset, S3Dataset
+from spark_etl.datasets import DeltaDataset, JDBCDataset, KafkaDataset, S3Dataset
 from spark_etl.datasets._real_time import refuse_unsupported, refused_operators
 from spark_etl.datasets._streaming import trigger_args
 from spark_etl.datasets.exceptions import DatasetConfigError
@@ -158,3 +158,72 @@ def test_a_sink_other_than_kafka_refuses_real_time_naming_itself(
     assert isinstance(refused.value.__cause__, DatasetConfigError)
     assert str(refused.value.__cause__).startswith(said)
     assert not stream.sparkSession.streams.active
+
+
+def _sql_distinct(data: DataFrame) -> DataFrame:
+    data.createOrReplaceTempView("rtm_events")
+    return data.sparkSession.sql("SELECT DISTINCT event_type FROM rtm_events")
+
+
+@pytest.mark.parametrize(
+    ("step", "operator"),
+    [
+        (lambda s: s.groupBy("event_type").count(), "Aggregate"),
+        (lambda s: s.distinct(), "Deduplicate"),
+        (_sql_distinct, "Distinct"),
+        (lambda s: s.orderBy("amount"), "Sort"),
+    ],
+)
+def test_on_empty_data_the_analyzed_plan_still_shows_the_step(
+    spark: SparkSession, step: object, operator: str
+) -> None:
+    """The checks of a run give each node data with no rows (``limit(0)`` of a source): Spark's
+    optimizer folds the steps over it into an empty relation, so the check reads the plan
+    before that, where the limit of 0 is the check's own, not the pipeline's."""
+    empty = spark.createDataFrame([], "user_id string, event_type string, amount long").limit(0)
+    data = step(empty.filter("amount >= 0"))  # type: ignore[operator]
+    assert names(data) == []  # optimized: an empty relation, nothing left to refuse
+    assert [r.operator for r in refused_operators(data, optimized=False)] == [operator]
+    assert [r.operator for r in refused_operators(data.limit(5), optimized=False)] == [
+        "GlobalLimit",
+        "LocalLimit",
+        operator,
+    ]  # a limit of the pipeline's own is refused
+
+
+def test_on_empty_data_a_join_is_left_to_the_query_s_own_check(
+    spark: SparkSession, no_auto_broadcast: None
+) -> None:
+    empty = spark.createDataFrame([], "user_id string, amount long")
+    users = spark.createDataFrame([], "user_id string, segment string")
+    assert refused_operators(empty.join(users, "user_id"), optimized=False) == []
+
+
+def test_a_kafka_sink_in_real_time_reports_its_refusal_as_a_problem_of_the_run(
+    spark: SparkSession,
+) -> None:
+    kafka = {"bootstrap_servers": "127.0.0.1:1", "metadata": {"schema": "user_event"}}
+    sink = KafkaDataset(topic="events-out", streaming=SETTINGS, **kafka)
+    empty = spark.createDataFrame([], "user_id string, event_type string, amount long")
+    (problem,) = sink.stream_plan_problems(empty.groupBy("event_type").count())
+    assert problem.startswith(f"{OWNER}: trigger: real-time cannot run this pipeline")
+    assert (
+        "an aggregation (group_by, aggregate, time_window, count, distinct): Aggregate" in problem
+    )
+    assert sink.stream_plan_problems(empty.filter("amount > 0")) == []
+    micro = KafkaDataset(topic="events-out", streaming={**SETTINGS, "trigger": "1 second"}, **kafka)
+    assert micro.stream_plan_problems(empty.groupBy("event_type").count()) == []
+
+
+def test_a_sink_other_than_kafka_in_real_time_is_a_problem_of_the_run(spark: SparkSession) -> None:
+    sink = JDBCDataset(url="jdbc:postgresql://127.0.0.1:1/none", table="events", streaming=SETTINGS)
+    empty = spark.createDataFrame([], "user_id string, amount long")
+    assert sink.stream_plan_problems(empty) == [
+        (
+            "JDBCDataset: trigger: real-time is for KafkaDataset sinks only: this sink "
+            "writes each micro-batch with its own batch write (foreachBatch), which Spark's "
+            "Real-Time Mode does not run. Use a micro-batch trigger (trigger: 1 second, or 0 "
+            "seconds for the next batch at once), or write to a Kafka topic in real time and "
+            "load it from there."
+        )
+    ]

@@ -111,7 +111,7 @@ def test_real_time_writes_each_valid_event_once_and_routes_the_undecodable_one(
     assert "Real-Time Mode, each record written as it arrives" in trigger["message"]
 
 
-def test_a_step_real_time_mode_cannot_run_is_refused_before_anything_is_written(
+def test_a_step_real_time_mode_cannot_run_is_found_by_the_check_and_runs_nothing(
     realtime_env: dict[str, str], spark: SparkSession, services: dict[str, str], conf_env: Env
 ) -> None:
     bootstrap = services["SPARK_ETL_KAFKA_BOOTSTRAP"]
@@ -152,20 +152,30 @@ def test_a_step_real_time_mode_cannot_run_is_refused_before_anything_is_written(
         },
     )
 
+    refusal = (
+        f"dataset 'priced_events': KafkaDataset '{realtime_env['SPARK_ETL_PRICED_TOPIC']}': "
+        "trigger: real-time cannot run this pipeline; Real-Time Mode runs stateless steps only "
+        "(select, derive, filter, contracts, explode, union, broadcast joins) and the pipeline "
+        "has a de-duplication (dedup, dropDuplicatesWithinWatermark): DeduplicateWithinWatermark"
+        " [event_id]. Move that step into a pipeline with a micro-batch trigger "
+        "(trigger: 5 seconds), or set that trigger here."
+    )
+    check = conf_env.check("priced_unique", environ=realtime_env)
+    assert check.returncode == 2, check.stdout[-3000:] + check.stderr[-3000:]
+    assert check.stdout.splitlines()[-2:] == ["priced_unique: 1 problem(s)", f"  - {refusal}"]
+
     run = conf_env.run("priced_unique", "--max-duration", "30s", environ=realtime_env)
 
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]  # a configuration error
     topic = realtime_env["SPARK_ETL_PRICED_TOPIC"]
-    assert run.stderr.startswith(
-        f"Error: KafkaDataset '{topic}': trigger: real-time cannot run this pipeline; "
-    )
-    assert (
-        "the pipeline has a de-duplication (dedup, dropDuplicatesWithinWatermark): "
-        "DeduplicateWithinWatermark [event_id]. Move that step into a pipeline with a "
-        "micro-batch trigger" in run.stderr
-    )
+    said = run.stderr.splitlines()
+    assert said[:2] == [
+        "Error: Pipeline 'priced_unique' would fail; nothing was run (1 problem found):",
+        f"  - {refusal}",
+    ]
     assert "Traceback" not in run.stderr
-    (end,) = [e for e in json_events(run.stdout) if e["event"] == "run_end"]
-    assert end["status"] == "failed" and end["error_kind"] == "terminal"
-    assert not any(e["event"] == "streaming_start" for e in json_events(run.stdout))
+    said_events = json_events(run.stdout)
+    (preflight,) = [e for e in said_events if e["event"] == "preflight"]
+    assert preflight["problems"] == [refusal]
+    assert not any(e["event"] == "streaming_start" for e in said_events)
     assert topic not in topic_names(spark, bootstrap)  # nothing was written

@@ -12,7 +12,7 @@ from kedro.pipeline import node, pipeline
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_etl.datasets import JDBCDataset, S3Dataset
+from spark_etl.datasets import JDBCDataset, KafkaDataset, S3Dataset
 from spark_etl.exceptions import ConfigError
 from spark_etl.runtime.preflight import PipelineCheckError, Problem, check_run
 from spark_etl.runtime.preflight_hooks import PreflightHooks
@@ -119,6 +119,56 @@ def test_a_sink_s_contract_and_spark_s_own_analysis(
         "Dataset 'summary' does not meet contract 'user_summary'"
     )
     assert "field 'total_events' is missing" in by_where["dataset 'summary'"]
+
+
+def unique_events(events: DataFrame) -> DataFrame:
+    return events.dropDuplicates(["event_id"])
+
+
+def publish(events: DataFrame) -> DataFrame:
+    return events.select("event_id", "user_id", "event_type", "timestamp", "properties", "amount")
+
+
+REAL_TIME = {"checkpoint_location": "/tmp/unused", "trigger": "real-time"}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_stream_s_step_its_real_time_sinks_cannot_run_is_a_problem(
+    spark: SparkSession, tmp_path: Path, stream: bool
+) -> None:
+    """A batch run of the same pipeline is no problem: Real-Time Mode is for streams only."""
+    kafka = {"bootstrap_servers": "127.0.0.1:1", "metadata": {"schema": "user_event"}}  # unasked
+    catalog = DataCatalog(
+        {
+            "events": KafkaDataset(**kafka, topic="events", stream=stream),
+            "unique": MemoryDataset(),
+            "published": KafkaDataset(**kafka, topic="unique", streaming=REAL_TIME),
+            "archived": S3Dataset(path=str(tmp_path / "unique"), streaming=REAL_TIME),
+        }
+    )
+    deduplicating = pipeline(
+        [
+            node(unique_events, "events", "unique", name="unique_events"),
+            node(publish, "unique", "published", name="publish"),
+            node(publish, "unique", "archived", name="archive"),
+        ]
+    )
+    problems = [str(p) for p in check_run(deduplicating, catalog).problems]
+    if not stream:
+        assert problems == []
+        return
+    assert len(problems) == 2
+    published, archived = sorted(problems, reverse=True)
+    # the step two nodes upstream of the sink, found through the node in between
+    assert published.startswith(
+        "dataset 'published': KafkaDataset 'unique': trigger: real-time cannot run this "
+        "pipeline; Real-Time Mode runs stateless steps only"
+    )
+    assert "has a de-duplication (dedup, dropDuplicates): Deduplicate [event_id]. " in published
+    assert archived.startswith(
+        f"dataset 'archived': S3Dataset '{tmp_path / 'unique'}': trigger: real-time is for "
+        "KafkaDataset sinks only: this sink writes with Spark's file sink"
+    )
 
 
 def test_a_missing_source_is_a_problem_and_a_node_that_needs_rows_is_not(

@@ -57,12 +57,21 @@ class Env:
     ) -> subprocess.CompletedProcess[str]:
         """``kedro run --pipeline PIPELINE --env NAME EXTRA...`` as a user runs it, with the
         environment variables ``environ`` besides this process's."""
+        return self._kedro("run", "--pipelines", pipeline, *extra, environ=environ)
+
+    def check(
+        self, pipeline: str, environ: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``kedro check --pipelines PIPELINE --env NAME``, as :meth:`run` runs a pipeline."""
+        return self._kedro("check", "--pipelines", pipeline, environ=environ)
+
+    def _kedro(self, command: str, *args: str, environ: dict[str, str] | None) -> Any:
         env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "1"}
         env.pop("SPARK_ETL_RUN_LOG", None)
         env.pop("SPARK_ETL_SCHEMAS_DIR", None)
         env.update(environ or {})
         return subprocess.run(
-            [KEDRO, "run", "--pipelines", pipeline, "--env", self.name, *extra],
+            [KEDRO, command, *args, "--env", self.name],
             cwd=ROOT,
             env=env,
             capture_output=True,

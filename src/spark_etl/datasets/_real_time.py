@@ -5,7 +5,8 @@ long-running batches lasts, after which Spark checkpoints the offsets and starts
 the query in Spark's Real-Time Mode: each task reads its Kafka partition and writes what it read
 at once, instead of one micro-batch per trigger. Spark runs only some operators and sinks that
 way, and finds out when the query starts, in the query's own thread; this module checks the
-plan before that and refuses the query naming the step it cannot run:
+plan before that and refuses the query naming the step it cannot run (and the checks of a run,
+``kedro check`` and ``kedro run``'s preflight, look for the same steps before anything runs):
 
 - sources: Kafka streams, and static data joined by a broadcast join;
 - operators: projections and filters (every ``select``/``withColumn``/``filter`` step, the
@@ -56,6 +57,11 @@ _RUNS = frozenset(
         "MapElements",
         "MapPartitions",
         "AppendColumns",
+        # analyzed plans only (the optimizer removes or inlines them): views and SQL's WITH
+        "View",
+        "WithCTE",
+        "CTERelationDef",
+        "CTERelationRef",
     }
 )
 
@@ -63,6 +69,7 @@ _RUNS = frozenset(
 _SAID = {
     "Aggregate": "an aggregation (group_by, aggregate, time_window, count, distinct)",
     "Deduplicate": "a de-duplication (dedup, dropDuplicates)",
+    "Distinct": "a de-duplication (distinct)",
     "DeduplicateWithinWatermark": "a de-duplication (dedup, dropDuplicatesWithinWatermark)",
     "Window": "a window function (row_number, lag, rank over a window)",
     "WindowGroupLimit": "a window function (row_number, rank over a window)",
@@ -99,15 +106,21 @@ def is_real_time(trigger: dict[str, Any]) -> bool:
     return "realTime" in trigger
 
 
-def refused_operators(data: DataFrame) -> list[Refusal]:
-    """The operators of ``data``'s optimized plan that Real-Time Mode does not run."""
+def refused_operators(data: DataFrame, *, optimized: bool = True) -> list[Refusal]:
+    """The operators of ``data``'s optimized plan that Real-Time Mode does not run.
+
+    ``optimized=False``: of its analyzed plan, for data with no rows (the preflight's, whose
+    steps the optimizer would fold into an empty relation); joins are then left to the query's
+    own check when it starts (on empty data, which side is the stream is not known).
+    """
     state = data.sparkSession._jsparkSession.sessionState()
     # in bytes, as Spark reads the setting ("10MB", "10485760b"; -1: never)
-    threshold = int(state.conf().autoBroadcastJoinThreshold())
+    threshold = int(state.conf().autoBroadcastJoinThreshold()) if optimized else None
+    analyzed = data._jdf.queryExecution().analyzed()
     found: list[Refusal] = []
     # Spark optimizes a stream's plan only once the query runs (QueryExecution refuses to): the
     # session's optimizer, run here on the analyzed plan, gives the plan it will run
-    pending = [state.optimizer().execute(data._jdf.queryExecution().analyzed())]
+    pending = [state.optimizer().execute(analyzed) if optimized else analyzed]
     while pending:
         node = pending.pop()
         name = str(node.nodeName())
@@ -121,13 +134,17 @@ def refused_operators(data: DataFrame) -> list[Refusal]:
     return found
 
 
-def _runs(node: Any, name: str, threshold: int) -> bool:
+def _runs(node: Any, name: str, threshold: int | None) -> bool:
+    """Whether Real-Time Mode runs ``node``; ``threshold``: the broadcast threshold, ``None``
+    to leave joins to the query's own check."""
     if name in _RUNS:
         return True
     if name == "StreamingRelationV2":  # a stream source: Kafka's runs, others do not
         return str(node.sourceName()).lower() == "kafka"
     if name == "Join":
-        return _broadcast(node, threshold)
+        return threshold is None or _broadcast(node, threshold)
+    if threshold is None and name in ("GlobalLimit", "LocalLimit"):
+        return str(node.limitExpr().sql()) == "0"  # how the checks of a run make data empty
     return False
 
 
@@ -143,24 +160,22 @@ def _broadcast(join: Any, threshold: int) -> bool:
     return int(str(static[0].stats().sizeInBytes())) <= threshold
 
 
-def refuse_unsupported(data: DataFrame, owner: str, output_mode: str) -> None:
-    """Refuse a Real-Time Mode query that Spark would stop when it starts, naming why.
-
-    Raises:
-        DatasetConfigError: naming each operator Real-Time Mode does not run, or the output
-            mode, and what to do.
-    """
+def unsupported(
+    data: DataFrame, owner: str, output_mode: str, *, optimized: bool = True
+) -> str | None:
+    """Why Spark would stop ``data``'s Real-Time Mode query when it starts, and what to do;
+    ``None`` when it runs (``optimized``: see :func:`refused_operators`)."""
     if output_mode == "complete":
-        raise DatasetConfigError(
+        return (
             f"{owner}: trigger: real-time writes each record once as it passes (output mode "
             "update); output_mode: complete rewrites a result, which needs state. Remove "
             "output_mode, or use a micro-batch trigger (5 seconds)."
         )
-    refused = refused_operators(data)
+    refused = refused_operators(data, optimized=optimized)
     if not refused:
-        return
+        return None
     listed = "; ".join(f"{r.said}: {r.line}" for r in refused)
-    raise DatasetConfigError(
+    return (
         f"{owner}: trigger: real-time cannot run this pipeline; Real-Time Mode runs stateless "
         f"steps only (select, derive, filter, contracts, explode, union, broadcast joins) and "
         f"the pipeline has {listed}. Move that step into a pipeline with a micro-batch trigger "
@@ -168,7 +183,21 @@ def refuse_unsupported(data: DataFrame, owner: str, output_mode: str) -> None:
     )
 
 
-def refuse_sink(owner: str, writes: str = "each micro-batch with its own batch write") -> Exception:
+def refuse_unsupported(data: DataFrame, owner: str, output_mode: str) -> None:
+    """Refuse a Real-Time Mode query that Spark would stop when it starts, naming why.
+
+    Raises:
+        DatasetConfigError: naming each operator Real-Time Mode does not run, or the output
+            mode, and what to do.
+    """
+    said = unsupported(data, owner, output_mode)
+    if said is not None:
+        raise DatasetConfigError(said)
+
+
+def refuse_sink(
+    owner: str, writes: str = "each micro-batch with its own batch write (foreachBatch)"
+) -> Exception:
     """The error for ``trigger: real-time`` on a sink other than Kafka, which ``writes`` (what
     Real-Time Mode does not run: ``foreachBatch``, Spark's file sink)."""
     return DatasetConfigError(

@@ -179,7 +179,7 @@ def start_query(
     """
     settings = require_settings(settings, owner)
     if is_real_time(trigger_args(settings.trigger)):
-        raise refuse_sink(owner, "each micro-batch with its own batch write (foreachBatch)")
+        raise refuse_sink(owner)
     works = claim(data)
     started: list[StreamingQuery] = []
     handed_over = threading.Event()

@@ -35,7 +35,8 @@ from spark_etl._sql_metrics import PlanNode, WriteJob, described_jobs, write_job
 from spark_etl.contracts import Contract, default_registry
 from spark_etl.contracts.guards import explanation, is_guarded, run_guards
 from spark_etl.datasets._cache import CachedLoad, parse_cache
-from spark_etl.datasets._streaming import parse_settings, start_query
+from spark_etl.datasets._real_time import is_real_time, refuse_sink
+from spark_etl.datasets._streaming import parse_settings, start_query, trigger_args
 from spark_etl.datasets.exceptions import DatasetConfigError, UnsafeIdentifierError
 
 if TYPE_CHECKING:
@@ -129,6 +130,24 @@ class EtlDataset(AbstractDataset[DataFrame, DataFrame]):
         """What ``load`` returns once ``data`` is saved, with no rows: for checks of a run, where
         a later node reads this dataset (an SCD2 table adds its version columns)."""
         return data.limit(0)
+
+    @property
+    def loads_stream(self) -> bool:
+        """Whether ``load`` returns a stream (Structured Streaming)."""
+        return False
+
+    def stream_plan_problems(self, data: DataFrame) -> list[str]:
+        """Why a streaming save of ``data`` would be refused before its query starts, found on
+        data with no rows (the checks of a run, ``spark_etl.runtime.preflight``): here, a
+        ``real-time`` trigger, which only a Kafka sink runs."""
+        settings = self._streaming
+        if settings is not None and is_real_time(trigger_args(settings.trigger)):
+            return [str(self._real_time_refused())]
+        return []
+
+    def _real_time_refused(self) -> Exception:
+        """The error for ``trigger: real-time`` on this sink."""
+        return refuse_sink(type(self).__name__)
 
     def empty_load(self) -> DataFrame:
         """A DataFrame with the columns and types ``load`` returns, and no rows.

@@ -44,7 +44,7 @@ from spark_etl.datasets._kafka_offsets import (
     records_between,
 )
 from spark_etl.datasets._kafka_options import choice, offset_options, security_options
-from spark_etl.datasets._real_time import is_real_time, refuse_unsupported
+from spark_etl.datasets._real_time import is_real_time, refuse_unsupported, unsupported
 from spark_etl.datasets._session_conf import session_settings
 from spark_etl.datasets._streaming import claim, log_started, start_untagged, trigger_args
 from spark_etl.datasets.base import EtlDataset, LoadMetrics, stringify_options
@@ -328,11 +328,34 @@ class KafkaDataset(EtlDataset):
         named = [self._key_column, self._headers_column]
         return [*super().required_columns(), *(c for c in named if c)]
 
+    @property
+    def loads_stream(self) -> bool:
+        """Whether ``load`` returns a stream (``stream: true``)."""
+        return self._stream
+
+    def stream_plan_problems(self, data: DataFrame) -> list[str]:
+        """A sink in Real-Time Mode: the steps of ``data`` Real-Time Mode does not run (the
+        query's own check, on the analyzed plan of data with no rows; joins are left to it)."""
+        settings = self._streaming
+        if not (settings and is_real_time(trigger_args(settings.trigger))):
+            return []
+        owner = f"KafkaDataset '{self._where}'"
+        said = unsupported(data, owner, settings.output_mode, optimized=False)
+        return [said] if said else []
+
     def empty_load(self) -> DataFrame:
         """What ``load`` returns, with no rows, built from the contract: no broker is asked and
-        no dead letter is routed."""
+        no dead letter is routed (for ``stream: true``, an unstarted stream: it has no rows
+        until a query runs)."""
         contract = self._require_contract()
-        raw = self._spark().createDataFrame([], _KAFKA_RECORD)
+        spark = self._spark()
+        # a stream's steps are planned as in the run (a transform may plan a stream otherwise:
+        # dedup within a watermark, not a window); a stream is not read until a query starts
+        raw = (
+            spark.readStream.format("kafka").options(**self._source_options()).load()
+            if self._stream
+            else spark.createDataFrame([], _KAFKA_RECORD)
+        )
         decoded = self._codec.decoded(raw, contract)
         return decoded.select("_record.*", *self._system_columns())
 

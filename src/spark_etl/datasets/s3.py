@@ -183,6 +183,10 @@ class S3Dataset(EtlDataset):
         root = self._path.rstrip("/")
         return reader.option("basePath", root).load([f"{root}/{name}" for name in new])
 
+    def _real_time_refused(self) -> Exception:
+        """The error for ``trigger: real-time``: this sink writes with Spark's file sink."""
+        return refuse_sink(f"S3Dataset '{self._path}'", "with Spark's file sink")
+
     def save(self, data: DataFrame) -> None:
         """Batch: write with the write mode. Streaming: Spark's file sink, exactly once."""
         if not data.isStreaming:
@@ -194,7 +198,7 @@ class S3Dataset(EtlDataset):
                 "'streaming' settings: add streaming: {checkpoint_location: ...} to its entry."
             )
         if is_real_time(trigger_args(self._streaming.trigger)):
-            raise refuse_sink(f"S3Dataset '{self._path}'", "with Spark's file sink")
+            raise self._real_time_refused()
         data = self._checked(data, "save")
         self._configure_bucket()
         for work in claim(data):  # the file sink has no place to run it after each batch

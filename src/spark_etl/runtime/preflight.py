@@ -13,6 +13,8 @@ would meet with real data:
 * any column, function or type Spark cannot resolve in a node's own code;
 * a sink's required columns (key columns, audit columns, a Kafka key) missing from what it gets;
 * a sink's contract: fields missing or of another type (values are checked while writing);
+* a stream's sink in Real-Time Mode: the steps Real-Time Mode does not run (an aggregation, a
+  de-duplication, a sort; its joins are checked when its query starts);
 * a source with nothing at its path.
 
 Every problem is collected, so one message lists them all (``kedro run`` stops with it, exit code
@@ -81,6 +83,7 @@ def check_run(pipeline: Pipeline, catalog: CatalogProtocol) -> CheckReport:
     """Run every node of ``pipeline`` on empty data; collect what would fail (see the module)."""
     frames: dict[str, Any] = {}
     unknown: set[str] = set()  # datasets whose data cannot be shaped now
+    streams: set[str] = set()  # datasets whose data is a stream in the run
     report = CheckReport()
     problems = report.problems
     for node in pipeline.nodes:  # Kedro's order: every node after the nodes it depends on
@@ -92,13 +95,18 @@ def check_run(pipeline: Pipeline, catalog: CatalogProtocol) -> CheckReport:
             if name in unknown:
                 break
             inputs[name] = value
+            if name not in frames and _loads_stream(name, catalog):
+                streams.add(name)
         else:
             outputs = _run_node(node, inputs, problems)
             if outputs is not None:
                 report.nodes_checked += 1
+                streaming = any(name in streams for name in inputs)
                 for name, data in outputs.items():
                     frames[name] = _read_back(name, data, catalog)
-                    _check_sink(name, data, catalog, problems)
+                    _check_sink(name, data, catalog, problems, streaming=streaming)
+                    if streaming:
+                        streams.add(name)
                 continue
         report.nodes_skipped += 1
         unknown.update(node.outputs)
@@ -147,10 +155,21 @@ def _run_node(node: Node, inputs: dict[str, Any], problems: list[Problem]) -> di
         return None
 
 
-def _check_sink(name: str, data: Any, catalog: CatalogProtocol, problems: list[Problem]) -> None:
+def _loads_stream(name: str, catalog: CatalogProtocol) -> bool:
+    dataset = catalog.get(name) if name in catalog else None
+    return isinstance(dataset, EtlDataset) and dataset.loads_stream
+
+
+def _check_sink(
+    name: str, data: Any, catalog: CatalogProtocol, problems: list[Problem], *, streaming: bool
+) -> None:
+    """The problems a save of ``data`` into ``name`` would meet; ``streaming``: the run saves a
+    stream there (its empty data here is not one)."""
     dataset = catalog.get(name) if name in catalog else None
     if not isinstance(dataset, EtlDataset) or not isinstance(data, DataFrame):
         return
+    if streaming:
+        problems.extend(Problem(f"dataset '{name}'", m) for m in dataset.stream_plan_problems(data))
     missing = [c for c in dataset.required_columns() if c not in data.columns]
     if missing:
         problems.append(
